@@ -1,0 +1,78 @@
+package provider
+
+import (
+	"context"
+	"time"
+)
+
+// The interfaces in this file are optional capabilities. A driver implements
+// the ones its cloud has; callers find them by type assertion:
+//
+//	if hk, ok := p.(provider.HostKeyReader); ok { ... }
+
+// HostKeyReader tells a server's SSH host keys, so that the first SSH
+// connection to a new server can be checked against a pinned key instead of
+// trusting it on first use. EC2 reads them from the console output, where
+// cloud-init prints them.
+type HostKeyReader interface {
+	// HostKeys returns the server's host public keys as authorized_keys
+	// lines ("ssh-ed25519 AAAA..."). It must return NotFound for an unknown
+	// server, and an empty slice with no error while the keys are not known
+	// yet (the server is still booting).
+	HostKeys(ctx context.Context, serverID string) ([]string, error)
+}
+
+// ConsoleReader returns a server's console output.
+type ConsoleReader interface {
+	// ConsoleOutput returns the latest console output. It must return
+	// NotFound for an unknown server.
+	ConsoleOutput(ctx context.Context, serverID string) (string, error)
+}
+
+// Volume is a block storage volume.
+type Volume struct {
+	ID       string
+	ServerID string // attached to, or empty
+	Device   string // device name on the server, such as /dev/xvdf
+	SizeGiB  int
+	Zone     string
+	Tags     map[string]string
+}
+
+// Snapshot is a point-in-time copy of a volume.
+type Snapshot struct {
+	ID        string
+	VolumeID  string
+	State     string // "pending", "completed" or "error"
+	StartedAt time.Time
+	Tags      map[string]string
+}
+
+// Snapshotter creates and manages volume snapshots; the farm's backups use it.
+type Snapshotter interface {
+	// Volumes returns the volumes attached to a server. It must return
+	// NotFound for an unknown server.
+	Volumes(ctx context.Context, serverID string) ([]Volume, error)
+	// CreateSnapshot starts a snapshot of a volume, tagged with tags. It
+	// must return NotFound for an unknown volume.
+	CreateSnapshot(ctx context.Context, volumeID string, tags map[string]string) (Snapshot, error)
+	// ListSnapshots returns the snapshots that carry every given tag, in any
+	// order, following the cloud's pages itself.
+	ListSnapshots(ctx context.Context, tags map[string]string) ([]Snapshot, error)
+	// DeleteSnapshot deletes a snapshot. Deleting an unknown snapshot must
+	// not be an error.
+	DeleteSnapshot(ctx context.Context, snapshotID string) error
+}
+
+// LoadBalancer registers servers with a cloud load balancer (EC2 classic
+// ELB). Clouds without one (Rackspace) use a load-balancer role running
+// HAProxy instead.
+type LoadBalancer interface {
+	// Register adds servers to the named load balancer. Registering a
+	// server that is already registered must not be an error. It must return
+	// NotFound when the load balancer does not exist.
+	Register(ctx context.Context, loadBalancer string, serverIDs ...string) error
+	// Deregister removes servers from it; removing a server that is not
+	// registered must not be an error.
+	Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error
+}
