@@ -1,0 +1,378 @@
+// Package sshdtest starts Debian's OpenSSH sshd for tests and benchmarks: a
+// real server on a loopback port with its own host keys and one authorized
+// client key, all generated in a temporary directory.
+//
+// # Starting a server
+//
+// Tests call [Start], which skips the test when /usr/sbin/sshd is missing (and
+// fails it instead when CI=true) and stops the server in t.Cleanup. Programs
+// such as the fan-out benchmark call [Launch] and [Server.Close] themselves.
+//
+// The server runs "/usr/sbin/sshd -D -e -f CONFIG" (sshd must be started by
+// absolute path) after "sshd -t" has checked the configuration, listens on
+// 127.0.0.1 (or on every address with [Options.ListenAll], so that each of
+// the 127.x.y.z loopback addresses reaches it), and is ready when the port
+// answers with an SSH banner. The login user is the user running the test.
+//
+// # Configuration choices
+//
+// MaxStartups is 1000:30:2000 because the default (10:30:100) drops many of
+// 200 simultaneous connections; MaxSessions is 64; "SetEnv SHLVL=1" keeps
+// Debian's bash from sourcing ~/.bashrc for every command, which on these
+// machines costs about 0.1 s of CPU per login. The server's log (LogLevel
+// VERBOSE) goes to a file, readable with [Server.Log].
+package sshdtest
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Binary is the sshd the package starts.
+const Binary = "/usr/sbin/sshd"
+
+// Options change the server. The zero value (or nil) gives an ed25519 host
+// key on 127.0.0.1 and a free port.
+type Options struct {
+	// ListenAll makes sshd listen on 0.0.0.0, so that every 127.x.y.z
+	// address reaches it (Linux routes all of 127.0.0.0/8 to loopback).
+	// Tests still connect only to loopback addresses.
+	ListenAll bool
+	// HostKeyTypes lists the host keys the server has, from "ed25519",
+	// "ecdsa", "rsa". Empty means ed25519 only.
+	HostKeyTypes []string
+	// ExtraConfig lines are appended to sshd_config.
+	ExtraConfig []string
+}
+
+// Server is a running sshd.
+type Server struct {
+	// Addr is "127.0.0.1:PORT".
+	Addr string
+	// Port is the TCP port sshd listens on.
+	Port int
+	// Dir holds the configuration, keys and log.
+	Dir string
+	// User is the login user: the user running the test.
+	User string
+	// HostKeys are the server's host public keys, in the order of
+	// Options.HostKeyTypes.
+	HostKeys []ssh.PublicKey
+	// ClientSigner is the private key whose public half is in the server's
+	// authorized_keys.
+	ClientSigner ssh.Signer
+	// ClientKeyFile is the same private key in OpenSSH format, for ssh(1).
+	ClientKeyFile string
+
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{}
+	waitErr error
+}
+
+// Available reports whether sshd is installed.
+func Available() bool {
+	_, err := os.Stat(Binary)
+	return err == nil
+}
+
+// Start launches a server for a test. It skips the test when sshd is not
+// installed, unless CI=true, where it fails it. The server stops in
+// t.Cleanup.
+func Start(tb testing.TB, opts *Options) *Server {
+	tb.Helper()
+	if !Available() {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("sshdtest: %s is not installed (apt-get install openssh-server); required when CI=true", Binary)
+		}
+		tb.Skipf("sshdtest: %s is not installed (apt-get install openssh-server); skipping", Binary)
+	}
+	s, err := Launch(context.Background(), tb.TempDir(), opts)
+	if err != nil {
+		tb.Fatalf("sshdtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("sshdtest: stop: %v", err)
+		}
+	})
+	return s
+}
+
+// Launch starts sshd with its files in dir (which must exist and be
+// writable) and waits until it answers. Close stops it.
+func Launch(ctx context.Context, dir string, opts *Options) (*Server, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	u, err := user.Current()
+	if err != nil {
+		return nil, fmt.Errorf("current user: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		// sshd refuses to start as root without its privilege
+		// separation directory.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			return nil, fmt.Errorf("mkdir /run/sshd: %w", err)
+		}
+	}
+	s := &Server{Dir: dir, User: u.Username, logPath: filepath.Join(dir, "sshd.log")}
+	types := opts.HostKeyTypes
+	if len(types) == 0 {
+		types = []string{"ed25519"}
+	}
+	var hostKeyFiles []string
+	for _, typ := range types {
+		pub, path, err := writeKey(dir, "hostkey_"+typ, typ)
+		if err != nil {
+			return nil, err
+		}
+		s.HostKeys = append(s.HostKeys, pub)
+		hostKeyFiles = append(hostKeyFiles, path)
+	}
+	clientPub, clientPath, err := writeKey(dir, "client_ed25519", "ed25519")
+	if err != nil {
+		return nil, err
+	}
+	s.ClientKeyFile = clientPath
+	pemBytes, err := os.ReadFile(clientPath)
+	if err != nil {
+		return nil, err
+	}
+	if s.ClientSigner, err = ssh.ParsePrivateKey(pemBytes); err != nil {
+		return nil, fmt.Errorf("parse client key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
+		return nil, err
+	}
+
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cfg := s.config(port, opts, hostKeyFiles)
+		cfgPath := filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		if out, err := exec.CommandContext(ctx, Binary, "-t", "-f", cfgPath).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%s -t -f %s: %v: %s", Binary, cfgPath, err, strings.TrimSpace(string(out)))
+		}
+		if lastErr = s.start(ctx, cfgPath, port); lastErr == nil {
+			return s, nil
+		}
+	}
+	return nil, lastErr
+}
+
+func (s *Server) config(port int, opts *Options, hostKeyFiles []string) string {
+	listen := "127.0.0.1"
+	if opts.ListenAll {
+		listen = "0.0.0.0"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Port %d\nListenAddress %s\n", port, listen)
+	for _, f := range hostKeyFiles {
+		fmt.Fprintf(&b, "HostKey %s\n", f)
+	}
+	fmt.Fprintf(&b, "PidFile %s\n", filepath.Join(s.Dir, "sshd.pid"))
+	fmt.Fprintf(&b, "AuthorizedKeysFile %s\n", filepath.Join(s.Dir, "authorized_keys"))
+	b.WriteString(`StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+MaxStartups 1000:30:2000
+MaxSessions 64
+SetEnv SHLVL=1
+UseDNS no
+LogLevel VERBOSE
+`)
+	for _, l := range opts.ExtraConfig {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+func (s *Server) start(ctx context.Context, cfgPath string, port int) error {
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close() // the child has its own copy
+	cmd := exec.Command(Binary, "-D", "-e", "-f", cfgPath)
+	// Handing sshd the file itself (not a pipe) keeps its log writes out of
+	// this process, whose CPU time the benchmark measures.
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", Binary, err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.done)
+	}()
+	s.Port = port
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := s.waitReady(ctx, 10*time.Second); err != nil {
+		_ = s.Close()
+		return fmt.Errorf("%w; log: %s", err, s.Log())
+	}
+	return nil
+}
+
+// waitReady polls the port until sshd sends its banner.
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("sshd exited before it was ready: %v", s.waitErr)
+		default:
+		}
+		conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err == nil {
+			_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+			line, rerr := bufio.NewReader(conn).ReadString('\n')
+			conn.Close()
+			if rerr == nil && strings.HasPrefix(line, "SSH-2.0-") {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sshd on %s not ready after %v", s.Addr, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Log returns what sshd has logged so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
+
+// HostKeyLine returns the first host key in authorized_keys format
+// ("ssh-ed25519 AAAA...").
+func (s *Server) HostKeyLine() string {
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKeys[0])))
+}
+
+// KnownHostsLine returns a known_hosts line for addr ("host:port") with
+// every host key of the server.
+func (s *Server) KnownHostsLines(addr string) string {
+	var b strings.Builder
+	host, port, _ := net.SplitHostPort(addr)
+	pattern := host
+	if port != "22" {
+		pattern = "[" + host + "]:" + port
+	}
+	for _, k := range s.HostKeys {
+		fmt.Fprintf(&b, "%s %s", pattern, ssh.MarshalAuthorizedKey(k))
+	}
+	return b.String()
+}
+
+// Close stops sshd and waits for it to exit.
+func (s *Server) Close() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	var exitErr *exec.ExitError
+	if s.waitErr != nil && !errors.As(s.waitErr, &exitErr) {
+		return s.waitErr
+	}
+	return nil
+}
+
+// writeKey generates a private key of type typ, writes it in OpenSSH format
+// to dir/name and returns its public half.
+func writeKey(dir, name, typ string) (ssh.PublicKey, string, error) {
+	var priv any
+	switch typ {
+	case "ed25519":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, "", err
+		}
+		priv = k
+	case "ecdsa":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, "", err
+		}
+		priv = k
+	case "rsa":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, "", err
+		}
+		priv = k
+	default:
+		return nil, "", fmt.Errorf("host key type %q: want ed25519, ecdsa or rsa", typ)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, "", err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, "", err
+	}
+	return signer.PublicKey(), path, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
