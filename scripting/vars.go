@@ -255,7 +255,7 @@ func EnvCommand(v Vars, command string) string {
 }
 
 // ShellQuote quotes s for a POSIX shell: inside single quotes, with each
-// single quote written as '\''. Plain words of safe characters are left
+// single quote written as '\”. Plain words of safe characters are left
 // as they are.
 func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool { return !isShellSafe(r) }) < 0 {
