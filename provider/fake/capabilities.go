@@ -13,8 +13,8 @@ import (
 )
 
 // HostKeys returns the server's ed25519 host key as an authorized_keys line
-// once it is running, and an empty slice while it is pending or after it is
-// gone. With SSH endpoints on, it is the key the endpoint presents. Keys are
+// once it has finished its first boot, and an empty slice before that and
+// after it is gone. With SSH endpoints on, it is the key the endpoint presents. Keys are
 // derived from Options.Seed, so a seeded cloud gives the same keys each run.
 func (p *Provider) HostKeys(ctx context.Context, serverID string) ([]string, error) {
 	c, err := p.begin(ctx, OpHostKeys, serverID)
@@ -24,11 +24,17 @@ func (p *Provider) HostKeys(ctx context.Context, serverID string) ([]string, err
 	p.mu.Lock()
 	srv, err := p.lookupLocked("fake.HostKeys", serverID)
 	keys := []string{}
-	if err == nil && p.stateLocked(srv) == provider.StateRunning {
+	if err == nil && p.firstBootDoneLocked(srv) && !p.stateLocked(srv).Gone() {
 		keys = append(keys, authorizedLine(srv))
 	}
 	p.mu.Unlock()
 	return finish(p, c, keys, err)
+}
+
+// firstBootDoneLocked reports whether the server has booted once, so that
+// its host keys exist.
+func (p *Provider) firstBootDoneLocked(srv *server) bool {
+	return !p.clock.Now().Before(srv.s.LaunchedAt.Add(p.bootTime))
 }
 
 func authorizedLine(srv *server) string {
@@ -55,7 +61,7 @@ func (p *Provider) ConsoleOutput(ctx context.Context, serverID string) (string, 
 		fmt.Fprintf(&b, "[    0.000000] Linux version 6.1.0-fake (farmhand provider/fake)\n")
 		fmt.Fprintf(&b, "cloud-init: server %s image %s type %s zone %s launched %s\n",
 			srv.s.ID, srv.s.Image, srv.s.InstanceType, srv.s.Zone, srv.s.LaunchedAt.UTC().Format("2006-01-02T15:04:05Z"))
-		if st != provider.StatePending {
+		if p.firstBootDoneLocked(srv) {
 			fmt.Fprintf(&b, "-----BEGIN SSH HOST KEY KEYS-----\n%s root@%s\n-----END SSH HOST KEY KEYS-----\n", authorizedLine(srv), srv.s.ID)
 			fmt.Fprintf(&b, "cloud-init: boot finished\n")
 		}
