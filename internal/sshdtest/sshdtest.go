@@ -276,6 +276,36 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 	}
 }
 
+// CPU returns the CPU time (user+system) sshd and all its finished
+// children (one per connection, and their shells) have used, read from
+// /proc. The benchmark uses it to show the server's share of the work.
+func (s *Server) CPU() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the ")" that ends the command name: state is field 3;
+	// utime, stime, cutime, cstime are fields 14 to 17.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc stat of sshd: %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0, fmt.Errorf("parse /proc stat of sshd: %q", b)
+	}
+	var ticks int64
+	for _, x := range f[11:15] {
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse /proc stat of sshd: %w", err)
+		}
+		ticks += n
+	}
+	// The kernel reports in USER_HZ, 100 on Linux.
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // Log returns what sshd has logged so far.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
