@@ -50,6 +50,7 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 	var work sync.WaitGroup
 	for req := range reqs {
 		ok := false
+		var after func() // runs once the request is answered
 		switch req.Type {
 		case "env":
 			var kv struct{ Name, Value string }
@@ -60,21 +61,23 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		case "exec":
 			var c struct{ Command string }
 			if ssh.Unmarshal(req.Payload, &c) == nil && s.claim() {
-				ok = s.run(&work, "-c", c.Command)
+				after, ok = s.run(&work, "-c", c.Command)
 			}
 		case "shell":
 			if s.claim() {
-				ok = s.run(&work)
+				after, ok = s.run(&work)
 			}
 		case "subsystem":
 			var sub struct{ Name string }
 			if ssh.Unmarshal(req.Payload, &sub) == nil && sub.Name == "sftp" && s.claim() {
 				ok = true
 				work.Add(1)
-				s.ep.host.goOwned(func() {
-					defer work.Done()
-					s.serveSFTP()
-				})
+				after = func() {
+					s.ep.host.goOwned(func() {
+						defer work.Done()
+						s.serveSFTP()
+					})
+				}
 			}
 		case "signal":
 			var sig struct{ Signal string }
@@ -87,6 +90,9 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		}
 		if req.WantReply {
 			_ = req.Reply(ok, nil)
+		}
+		if after != nil {
+			after()
 		}
 	}
 	// The client closed the channel or the connection went away: a command
@@ -107,9 +113,11 @@ func (s *session) claim() bool {
 	return true
 }
 
-// run starts the shell with args and reports whether it started. A
-// goroutine waits for it and sends its exit status.
-func (s *session) run(work *sync.WaitGroup, args ...string) bool {
+// run starts the shell with args and reports whether it started. The
+// returned function, called once the request is answered (the channel must
+// not close before that), starts the goroutines that feed stdin and wait for
+// the exit status.
+func (s *session) run(work *sync.WaitGroup, args ...string) (func(), bool) {
 	h := s.ep.host
 	cmd := exec.Command(h.shell, args...)
 	cmd.Dir = s.ep.dir
@@ -127,7 +135,7 @@ func (s *session) run(work *sync.WaitGroup, args ...string) bool {
 	cmd.Stderr = s.ch.Stderr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return false
+		return nil, false
 	}
 	s.mu.Lock()
 	err = cmd.Start()
@@ -137,19 +145,20 @@ func (s *session) run(work *sync.WaitGroup, args ...string) bool {
 	s.mu.Unlock()
 	if err != nil {
 		h.p.log.Debug("fake: SSH command did not start", "server", s.ep.id, "err", err)
-		return false
+		return nil, false
 	}
 	work.Add(2)
-	h.goOwned(func() {
-		defer work.Done()
-		_, _ = io.Copy(stdin, s.ch)
-		stdin.Close()
-	})
-	h.goOwned(func() {
-		defer work.Done()
-		s.wait(cmd)
-	})
-	return true
+	return func() {
+		h.goOwned(func() {
+			defer work.Done()
+			_, _ = io.Copy(stdin, s.ch)
+			stdin.Close()
+		})
+		h.goOwned(func() {
+			defer work.Done()
+			s.wait(cmd)
+		})
+	}, true
 }
 
 func (s *session) wait(cmd *exec.Cmd) {
