@@ -308,3 +308,27 @@ func TestScriptingLogRecordsEachExecution(t *testing.T) {
 		t.Errorf("entry = %+v", g)
 	}
 }
+
+func TestRunAsTimeoutStopsTheScript(t *testing.T) {
+	if _, err := exec.LookPath("sudo"); err != nil {
+		t.Skip("sudo is not installed here; TestRunAs checks the error instead")
+	}
+	s := sshdtest.Start(t, nil)
+	e := newExecutor(t, s, func(o *scripting.ExecutorOptions) { o.KillGrace = 500 * time.Millisecond })
+	// nobody cannot write to the test's directories: the PID comes on stdout.
+	job := script("[ \"$(id -un)\" = nobody ] || exit 9\nsleep 300 &\necho $!\nwait")
+	job.RunAs = "nobody"
+	job.Timeout = time.Second
+	r := e.Run(context.Background(), target(s), job)
+	if !r.TimedOut {
+		t.Fatalf("status %s exit %d err %v stderr %q; want a timeout", r.Status(), r.ExitCode, r.Err, r.Stderr)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(r.Stdout))
+	if err != nil {
+		t.Fatalf("stdout %q: want the PID of the background sleep", r.Stdout)
+	}
+	if alive(t, e, s, pid) {
+		t.Errorf("process %d run through sudo is still running after the timeout", pid)
+		_ = exec.Command("kill", "-9", strconv.Itoa(pid)).Run()
+	}
+}
