@@ -230,10 +230,18 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) ([]prov
 				p.log.Warn("fake: SSH endpoint did not start", "server", srv.s.ID, "err", err)
 			}
 		}
-		// The addresses are known only now.
+		// The addresses are known only now. A server terminated while its
+		// endpoint was starting found no endpoint to stop: stop it here.
 		p.mu.Lock()
 		out = p.viewLocked(ids)
+		var gone []string
+		for _, srv := range started {
+			if p.stateLocked(srv).Gone() {
+				gone = append(gone, srv.s.ID)
+			}
+		}
 		p.mu.Unlock()
+		p.stopSSH(gone...)
 	}
 	p.log.Debug("fake: launched", "token", spec.Token, "ids", ids, "zone", zone)
 	return finish(p, c, out, nil)

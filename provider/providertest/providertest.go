@@ -19,8 +19,9 @@ type Harness struct {
 	// no servers, and a settle function that moves the cloud's time on until
 	// every pending server is running (for the fake: advance its clock; for
 	// a test server speaking a cloud's wire format: flip the states it
-	// reports). settle must be callable many times. New may use t.Cleanup
-	// to release what it made. Required.
+	// reports). settle must be callable many times; nil means the cloud's
+	// servers are running at once. New may use t.Cleanup to release what it
+	// made. Required.
 	New func(t *testing.T) (p provider.Provider, settle func())
 	// Image and InstanceType are valid values for this driver. Image is
 	// required.
@@ -57,6 +58,9 @@ func RunConformanceTests(t *testing.T, h Harness) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p, settle := h.New(t)
+			if settle == nil {
+				settle = func() {}
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
 			defer cancel()
 			e := &env{t: t, ctx: ctx, p: p, settle: settle, h: h, farm: "conformance-" + fmt.Sprint(time.Now().UnixNano())}
