@@ -172,11 +172,12 @@ func parseProc(out []byte) (procStats, error) {
 }
 
 // parseLoadavg parses a /proc/loadavg line: three non-negative numbers,
-// optionally followed by "running/total" and the last PID.
+// "running/total" and the last PID. Other lines (a login banner, a shell's
+// complaint) do not match.
 func parseLoadavg(line string) ([3]float64, bool) {
 	var l [3]float64
 	f := strings.Fields(line)
-	if len(f) < 3 || len(f) > 5 {
+	if len(f) != 5 {
 		return l, false
 	}
 	for i := range 3 {
@@ -186,8 +187,21 @@ func parseLoadavg(line string) ([3]float64, bool) {
 		}
 		l[i] = v
 	}
-	if len(f) >= 4 && !strings.Contains(f[3], "/") {
+	running, total, ok := strings.Cut(f[3], "/")
+	if !ok || !isDigits(running) || !isDigits(total) || !isDigits(f[4]) {
 		return l, false
 	}
 	return l, true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
