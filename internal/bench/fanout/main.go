@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,16 +53,17 @@ func main() {
 	hosts := flag.Int("hosts", 200, "number of loopback hosts (127.0.1.1 ...)")
 	width := flag.Int("width", 200, "fan-out width (parallel connections)")
 	runPdsh := flag.Bool("pdsh", true, "also run pdsh when it is installed")
+	runs := flag.Int("runs", 1, "repeat farmhand and pdsh this many times (alternating) and report the median ratios")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the farmhand fan-out to this file")
 	flag.Parse()
 	profilePath = *cpuProfile
-	if err := run(*hosts, *width, *runPdsh); err != nil {
+	if err := run(*hosts, *width, *runs, *runPdsh); err != nil {
 		fmt.Fprintln(os.Stderr, "fanout:", err)
 		os.Exit(1)
 	}
 }
 
-func run(hosts, width int, runPdsh bool) error {
+func run(hosts, width, runs int, runPdsh bool) error {
 	if hosts < 1 || hosts > 250*250 {
 		return fmt.Errorf("-hosts %d: want 1 to 62500", hosts)
 	}
@@ -85,19 +87,38 @@ func run(hosts, width int, runPdsh bool) error {
 		addrs[i] = fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250)
 	}
 
-	kex, err := runFarmhand(ctx, srv, addrs, width)
-	if err != nil {
-		return err
+	pdsh := ""
+	if runPdsh {
+		if p, err := exec.LookPath("pdsh"); err == nil {
+			pdsh = p
+		} else {
+			fmt.Println("pdsh not installed: skipped")
+		}
 	}
-	if !runPdsh {
-		return nil
+	var wallRatios, cpuRatios []float64
+	for range max(runs, 1) {
+		kex, err := runFarmhand(ctx, srv, addrs, width)
+		if err != nil {
+			return err
+		}
+		if pdsh == "" {
+			continue
+		}
+		w, c, err := runPdshBench(pdsh, srv, dir, addrs, width, kex)
+		if err != nil {
+			return err
+		}
+		wallRatios, cpuRatios = append(wallRatios, w), append(cpuRatios, c)
 	}
-	pdsh, err := exec.LookPath("pdsh")
-	if err != nil {
-		fmt.Println("pdsh not installed: skipped")
-		return nil
+	if len(wallRatios) > 1 {
+		fmt.Printf("median of %d runs farmhand/pdsh wall=%.2f cpu=%.3f\n", len(wallRatios), median(wallRatios), median(cpuRatios))
 	}
-	return runPdshBench(pdsh, srv, dir, addrs, width, kex)
+	return nil
+}
+
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 var (
@@ -174,14 +195,16 @@ func runFarmhand(ctx context.Context, srv *sshdtest.Server, addrs []string, widt
 	return kex, nil
 }
 
-func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string, width int, kex string) error {
+// runPdshBench runs pdsh and returns farmhand/pdsh ratios of wall time and
+// client CPU.
+func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string, width int, kex string) (wallRatio, cpuRatio float64, err error) {
 	var known bytes.Buffer
 	for _, a := range addrs {
 		known.WriteString(srv.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(srv.Port))))
 	}
 	knownPath := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(knownPath, known.Bytes(), 0o600); err != nil {
-		return err
+		return 0, 0, err
 	}
 	cfgPath := filepath.Join(dir, "ssh_config")
 	cfg := fmt.Sprintf(`Host *
@@ -196,7 +219,7 @@ func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string,
   LogLevel ERROR
 `, srv.Port, srv.User, srv.ClientKeyFile, knownPath)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
+		return 0, 0, err
 	}
 	cmd := exec.Command(pdsh, "-R", "ssh", "-f", strconv.Itoa(width), "-w", strings.Join(addrs, ","),
 		fmt.Sprintf(`echo "I am a %s"; cat /proc/loadavg`, role))
@@ -241,10 +264,11 @@ func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string,
 		fmt.Fprintf(os.Stderr, "pdsh: %v; first error line: %s\n", runErr, first)
 	}
 	if wall > 0 && cpu > 0 {
+		wallRatio, cpuRatio = float64(farmhandWall)/float64(wall), float64(farmhandCPU)/float64(cpu)
 		fmt.Printf("ratio farmhand/pdsh wall=%.2f cpu=%.3f (sshd cpu_ms: %d serving farmhand, %d serving pdsh)\n",
-			float64(farmhandWall)/float64(wall), float64(farmhandCPU)/float64(cpu), sshdFarmhand.Milliseconds(), sshdPdsh.Milliseconds())
+			wallRatio, cpuRatio, sshdFarmhand.Milliseconds(), sshdPdsh.Milliseconds())
 	}
-	return nil
+	return wallRatio, cpuRatio, nil
 }
 
 func cpuSelf() time.Duration     { return rusage(syscall.RUSAGE_SELF) }
