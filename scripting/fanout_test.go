@@ -120,7 +120,7 @@ func TestBastion(t *testing.T) {
 func TestFanOutOverManyLoopbackAddresses(t *testing.T) {
 	s := sshdtest.Start(t, &sshdtest.Options{ListenAll: true})
 	const reachable = 110
-	dialTimeout := 6 * time.Second
+	dialTimeout := 8 * time.Second
 	var targets []scripting.Target
 	silent := []string{silentListener(t), silentListener(t)}
 	dead := closedPort(t)
