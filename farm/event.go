@@ -1,0 +1,147 @@
+package farm
+
+import (
+	"context"
+	"maps"
+	"time"
+)
+
+// EventType names an event. The built-in types are the constants below;
+// any other name is a custom event fired with [Farm.FireEvent].
+type EventType string
+
+// The built-in events.
+const (
+	// BeforeInstanceLaunch fires before the farm asks the cloud for
+	// servers: Params "zone", "count" and "indexes"; Server is nil.
+	BeforeInstanceLaunch EventType = "BeforeInstanceLaunch"
+	// HostInit fires when the cloud reports a new server running. Hooks
+	// get it synchronously (see [Hook]); an error fails the server.
+	HostInit EventType = "HostInit"
+	// BeforeHostUp fires after HostInit, before the server enters service.
+	// Hooks get it synchronously; an error fails the server.
+	BeforeHostUp EventType = "BeforeHostUp"
+	// HostUp fires when a server enters service (StateRunning).
+	HostUp EventType = "HostUp"
+	// HostDown fires once per server when it leaves the farm: terminated
+	// by the farm, or reported gone, stopped or failed by the cloud.
+	// Reason says which.
+	HostDown EventType = "HostDown"
+	// HostInitFailed fires when a server's HostInit or BeforeHostUp hooks
+	// failed or timed out; Reason holds the error.
+	HostInitFailed EventType = "HostInitFailed"
+	// BeforeHostTerminate fires before the farm terminates a server that
+	// was in service. Hooks get it synchronously, bounded by the role's
+	// TerminateTimeout; their errors are logged and do not stop the
+	// termination.
+	BeforeHostTerminate EventType = "BeforeHostTerminate"
+	// RebootComplete fires when a server the farm rebooted passes a health
+	// check again.
+	RebootComplete EventType = "RebootComplete"
+	// IPAddressChanged fires when the cloud reports new IP addresses for a
+	// server in service: Params "old_internal_ip", "internal_ip",
+	// "old_external_ip", "external_ip".
+	IPAddressChanged EventType = "IPAddressChanged"
+	// VolumeAttached fires when a volume is attached to a server.
+	VolumeAttached EventType = "VolumeAttached"
+	// NewDBMaster fires when a database replica has been promoted.
+	NewDBMaster EventType = "NewDBMaster"
+	// BackupComplete and BackupFailed report a backup's outcome.
+	BackupComplete EventType = "BackupComplete"
+	BackupFailed   EventType = "BackupFailed"
+	// CheckFailed fires when a health check fails past its threshold:
+	// Params "check", "failures", "error".
+	CheckFailed EventType = "CheckFailed"
+	// CheckRecovered fires when a failed check passes its recovery
+	// threshold: Params "check", "successes".
+	CheckRecovered EventType = "CheckRecovered"
+	// FarmLaunched fires when [Farm.Launch] starts the farm.
+	FarmLaunched EventType = "FarmLaunched"
+	// FarmTerminated fires when [Farm.Terminate] has seen every server
+	// gone.
+	FarmTerminated EventType = "FarmTerminated"
+	// ScalingDecision fires when a role's desired count changes: Params
+	// "from" and "to".
+	ScalingDecision EventType = "ScalingDecision"
+)
+
+// BuiltinEvents lists the built-in event types.
+var BuiltinEvents = []EventType{
+	BeforeInstanceLaunch, HostInit, BeforeHostUp, HostUp, HostDown, HostInitFailed,
+	BeforeHostTerminate, RebootComplete, IPAddressChanged, VolumeAttached, NewDBMaster,
+	BackupComplete, BackupFailed, CheckFailed, CheckRecovered, FarmLaunched, FarmTerminated,
+	ScalingDecision,
+}
+
+// Builtin reports whether t is one of [BuiltinEvents].
+func (t EventType) Builtin() bool {
+	for _, b := range BuiltinEvents {
+		if b == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Blocking reports whether hooks receive events of this type synchronously,
+// with their errors deciding the server's fate: HostInit, BeforeHostUp and
+// BeforeHostTerminate.
+func (t EventType) Blocking() bool {
+	return t == HostInit || t == BeforeHostUp || t == BeforeHostTerminate
+}
+
+// Event is something that happened in the farm.
+type Event struct {
+	Type EventType
+	// Farm is the farm's name.
+	Farm string
+	// Role is the role concerned, empty for farm-wide events.
+	Role string
+	// Server is a snapshot of the server concerned, nil for role- and
+	// farm-wide events.
+	Server *Server
+	// Time is when it happened, on the farm's clock.
+	Time time.Time
+	// Params are the event's parameters.
+	Params map[string]string
+	// Reason explains the event in words, such as "cloud reports the
+	// server terminated".
+	Reason string
+	// Seq numbers the farm's events from 1 in the order they were fired.
+	Seq uint64
+}
+
+// Clone returns a copy of ev that shares no memory with it.
+func (ev Event) Clone() Event {
+	ev.Params = maps.Clone(ev.Params)
+	if ev.Server != nil {
+		s := ev.Server.Clone()
+		ev.Server = &s
+	}
+	return ev
+}
+
+// Hook connects other parts of a program to the farm's lifecycle: scripts
+// bound to events, DNS records, load balancers.
+//
+// For the blocking events (HostInit, BeforeHostUp, BeforeHostTerminate, see
+// [EventType.Blocking]) the farm calls HandleEvent synchronously from the
+// goroutine that moves the server along, one hook after another in the
+// order they were added, with ctx bounded by the role's InitTimeout or
+// TerminateTimeout. A HostInit or BeforeHostUp error fails the server
+// (HostInitFailed); a BeforeHostTerminate error is logged and the server is
+// terminated all the same. The server stays Initializing, or
+// PendingTerminate, while they run; the controller's loop does not wait.
+//
+// Every other event reaches HandleEvent asynchronously, in the order the
+// farm fired them, from a goroutine of the hook's own; its error is logged.
+// ctx ends when the farm is closed.
+type Hook interface {
+	HandleEvent(ctx context.Context, ev Event) error
+}
+
+// HookFunc adapts a function to [Hook].
+type HookFunc func(ctx context.Context, ev Event) error
+
+// HandleEvent calls f.
+func (f HookFunc) HandleEvent(ctx context.Context, ev Event) error { return f(ctx, ev) }
