@@ -8,7 +8,8 @@
 // capabilities. It is deterministic: server IDs are "i-000001",
 // "i-000002", ... in launch order; private IPs come from 10.0.0.0/8 in order
 // and public IPs from the documentation range 203.0.113.0/24 (never routed);
-// states are computed from the injected clock: a server is pending for
+// host keys derive from Options.Seed. States are computed from the injected
+// clock, with no goroutine behind them: a server is pending for
 // Options.BootTime after launch, then running.
 //
 //	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -17,34 +18,65 @@
 //	servers, _ := cloud.Launch(ctx, spec) // pending
 //	clk.Advance(fake.DefaultBootTime)     // now running
 //
+// The fake keeps the promises of the provider contract, and passes the
+// conformance suite in provider/providertest: a launch token seen before
+// returns the servers of that launch (the same token with a different spec
+// is AlreadyExists, as EC2's IdempotentParameterMismatch); Terminate is
+// idempotent; terminated servers stay listed, in state terminated, for
+// [TerminatedRetention] and then vanish, as on EC2; List pages hold at most
+// Options.PageSize servers so that callers really follow pages.
+//
+// # Testing your program
+//
+// Give the program under test the fake as its provider.Provider and a
+// clock.Fake as its clock, then drive both from the test: advance the clock
+// to let servers boot or timeouts pass, break things with the knobs below,
+// and assert on what the cloud holds at the end. [Provider.Servers] returns
+// every server ever launched, including those the cloud no longer lists,
+// which is what a "no duplicate launches" assertion needs; [Provider.Calls]
+// returns every API call with its arguments, time and error, for "the
+// program did not hammer List" or "it retried after Throttled".
+//
 // # Knobs: faults, latency, capacity
 //
 // [Provider.FailNext] fails the next n calls of an [Op] with a code;
 // [Provider.FailRate] fails a fraction of them, drawn from a sequence seeded
-// by Options.Seed so a test fails the same way every run;
+// by Options.Seed so that a test fails the same way every run;
 // [Provider.LoseNext] lets a call take effect and then fails it, as when the
 // answer is lost, which is how a test proves that a retry does not launch
-// twice. [OpAll] applies a knob to every operation. [Provider.SetLatency]
-// delays an operation on the clock. [Provider.SetZoneCapacity] caps the live
-// servers of a zone, so launches fail with InsufficientCapacity.
+// twice. [OpAll] applies a knob to every operation ("30% of all calls
+// fail"). [Provider.SetLatency] delays an operation on the clock, honouring
+// the context. [Provider.SetZoneCapacity] caps the live servers of a zone:
+// launches past it fail with InsufficientCapacity, or launch what fits when
+// that is at least the spec's MinCount.
 //
 // # Chaos on demand
 //
 // [Provider.Crash], [Provider.Stop], [Provider.Fail] and [Provider.ChangeIP]
-// change a server behind the program's back; [Provider.Hang] keeps it
-// "running" at the cloud while its SSH endpoint stops answering.
-//
-// # The record
-//
-// [Provider.Calls] returns every API call with its arguments, time and
-// error; [Provider.Servers] returns every server ever launched, including
-// those the cloud no longer lists, for assertions such as "no duplicates".
+// change a server behind the program's back; [Provider.Start] brings a
+// stopped one back. [Provider.Hang] keeps a server "running" at the cloud
+// while its SSH endpoint stops answering, the case a health check exists
+// for; a Reboot cures it. [Provider.SetLoad] sets the load averages a
+// server reports.
 //
 // # SSH endpoints
 //
 // With Options.SSH set, each server listens for SSH on 127.0.0.1 at its own
 // port (Server.SSHAddress) with its own ed25519 host key (the one
-// [Provider.HostKeys] returns) and runs commands with /bin/sh in a sandbox
-// directory of its own; SFTP works too. Scripts written for real servers
-// then run unchanged in tests and in the quick start. See [SSHOptions].
+// [Provider.HostKeys] returns, so clients pin it instead of trusting it on
+// first use) and runs "exec" requests with /bin/sh -c in a sandbox
+// directory of its own, with stdin, stdout, stderr and exit status as
+// OpenSSH gives them. SFTP works in the same directory. Each command runs in
+// its own process group, which is killed when the client closes the
+// session or the connection, or sends a signal. The endpoint answers only
+// while the server is running. Scripts written for real servers then run
+// unchanged in tests and in the quick start. See [SSHOptions] for what the
+// sandbox is not.
+//
+// # Load balancers and snapshots
+//
+// Load balancers exist once named in Options.LoadBalancers or created with
+// [Provider.CreateLoadBalancer]; [Provider.Registered] tells who is
+// registered. Each server has an 8 GiB root volume that can be snapshotted;
+// snapshots complete at once.
 package fake

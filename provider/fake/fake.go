@@ -354,8 +354,9 @@ func (p *Provider) Servers() []provider.Server {
 	return p.viewLocked(p.order)
 }
 
-// Close stops every SSH endpoint and waits for their goroutines and
-// commands. The cloud's API keeps working afterwards, without SSH.
+// Close stops every SSH endpoint, kills the commands they run and waits for
+// their goroutines. The cloud's API keeps working afterwards; servers
+// launched after Close have no SSH endpoint. Close may be called twice.
 func (p *Provider) Close() error {
 	p.mu.Lock()
 	p.closed = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -65,7 +66,7 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) ([]prov
 
 	if p.ssh != nil {
 		for _, srv := range started {
-			if err := p.ssh.start(srv.s.ID, srv.hostKey, authorized); err != nil {
+			if err := p.ssh.start(srv.s.ID, srv.hostKey, authorized); err != nil && !errors.Is(err, errClosed) {
 				p.log.Warn("fake: SSH endpoint did not start", "server", srv.s.ID, "err", err)
 			}
 		}

@@ -40,6 +40,8 @@ type SSHOptions struct {
 	Shell string
 }
 
+var errClosed = errors.New("the fake cloud's SSH endpoints are closed")
+
 // handshakeTimeout bounds the SSH handshake of one connection, so that a
 // client that connects and says nothing does not hold a goroutine forever.
 const handshakeTimeout = 10 * time.Second
@@ -97,6 +99,12 @@ func (h *sshHost) start(id string, hostKey ed25519.PrivateKey, extraKeys []strin
 	if h.initErr != nil {
 		return fmt.Errorf("sandbox root: %w", h.initErr)
 	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return errClosed
+	}
 	signer, err := ssh.NewSignerFromKey(hostKey)
 	if err != nil {
 		return fmt.Errorf("host key: %w", err)
@@ -139,7 +147,7 @@ func (h *sshHost) start(id string, hostKey ed25519.PrivateKey, extraKeys []strin
 	if h.closed {
 		h.mu.Unlock()
 		ln.Close()
-		return errors.New("the fake cloud is closed")
+		return errClosed
 	}
 	h.endpoints[id] = ep
 	h.wg.Add(1)

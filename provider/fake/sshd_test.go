@@ -27,7 +27,7 @@ import (
 
 // sshCloud is a fake cloud with SSH endpoints and one running server.
 type sshCloud struct {
-	t      *testing.T
+	t      testing.TB
 	clk    *clock.Fake
 	cloud  *fake.Provider
 	dir    string
@@ -35,7 +35,7 @@ type sshCloud struct {
 	server provider.Server
 }
 
-func newSigner(t *testing.T) ssh.Signer {
+func newSigner(t testing.TB) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -48,7 +48,7 @@ func newSigner(t *testing.T) ssh.Signer {
 	return s
 }
 
-func newSSHCloud(t *testing.T) *sshCloud {
+func newSSHCloud(t testing.TB) *sshCloud {
 	t.Helper()
 	c := &sshCloud{t: t, clk: clock.NewFake(epoch), dir: t.TempDir(), signer: newSigner(t)}
 	c.cloud = fake.New(fake.Options{
@@ -448,5 +448,42 @@ func TestSSHLoadIsWrittenToTheSandbox(t *testing.T) {
 	out, err := sess.Output("cut -d' ' -f1-3 proc/loadavg")
 	if err != nil || string(out) != "1.50 0.75 0.25\n" {
 		t.Fatalf("loadavg = %q, %v", out, err)
+	}
+}
+
+func TestSSHCloseStopsEverythingWhileSessionsRun(t *testing.T) {
+	c := newSSHCloud(t)
+	more := c.launch(provider.LaunchSpec{Token: "more", Count: 3, Image: "img"})
+	c.clk.Advance(fake.DefaultBootTime)
+	var pids []int
+	for _, s := range append(more, c.server) {
+		client, err := c.dial(s.ID, c.signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		for range 3 {
+			_, pid := startSleeper(t, client)
+			pids = append(pids, pid)
+		}
+	}
+	// One server goes while its commands run; then the whole cloud closes.
+	if err := c.cloud.Terminate(context.Background(), more[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.cloud.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %v with sessions running", d)
+	}
+	for _, pid := range pids {
+		waitDead(t, pid)
+	}
+	// Launching after Close gives servers without SSH endpoints.
+	s := c.launch(provider.LaunchSpec{Token: "after-close", Count: 1, Image: "img"})[0]
+	if s.SSHAddress != "" {
+		t.Fatalf("a server launched after Close has SSH address %s", s.SSHAddress)
 	}
 }

@@ -98,7 +98,7 @@ func harness(flaw string, settle bool) providertest.Harness {
 	}
 }
 
-func TestTheFakePassesWithAHarnessOfItsOwn(t *testing.T) {
+func TestTheFakeWrappedUnbrokenPasses(t *testing.T) {
 	providertest.RunConformanceTests(t, harness("", true))
 }
 
