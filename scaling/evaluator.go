@@ -74,6 +74,18 @@ func (ev *Evaluator) SetDesired(n int, now time.Time) error {
 	return nil
 }
 
+// SetPolicy replaces the policy, keeping the cooldowns, the API-set count
+// and the breach streaks of checks whose names stay.
+func (ev *Evaluator) SetPolicy(p Policy) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("scaling policy: %w", err)
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.policy = p
+	return nil
+}
+
 // Policy returns the evaluated policy.
 func (ev *Evaluator) Policy() Policy {
 	ev.mu.Lock()
