@@ -193,34 +193,43 @@ func Decide(in Input) Decision {
 	}
 
 	c := combine(in.Current, d.Checks)
-	forced := e.clamp(in.Current)
-	to := e.clamp(c.to)
-	var notes []string
-	if to != c.to && c.lead != nil {
-		if to < c.to {
-			notes = append(notes, fmt.Sprintf("clamped to max %d%s", e.max, boundFrom(e.maxFrom)))
-		} else {
-			notes = append(notes, fmt.Sprintf("clamped to min %d%s", e.min, boundFrom(e.minFrom)))
-		}
-	}
-	if forced != in.Current && to == forced {
-		if forced > in.Current {
-			notes = append(notes, fmt.Sprintf("raised to min %d%s", e.min, boundFrom(e.minFrom)))
-		} else {
-			notes = append(notes, fmt.Sprintf("lowered to max %d%s", e.max, boundFrom(e.maxFrom)))
-		}
-	}
+	forced := e.clamp(in.Current) // where the bounds alone put the count
+	want := e.clamp(c.to)
+	to := want
+	var blocked string
 	if to > forced {
 		if until := in.State.LastUp.Add(e.policy.CooldownUp); !in.State.LastUp.IsZero() && in.Now.Before(until) {
-			notes = append(notes, fmt.Sprintf("scale-up to %d blocked by up cooldown until %s", to, stamp(until)))
+			blocked = fmt.Sprintf("scale-up to %d blocked by up cooldown until %s", to, stamp(until))
 			to = forced
 		}
 	}
 	if to < forced {
 		last := later(in.State.LastUp, in.State.LastDown)
 		if until := last.Add(e.policy.CooldownDown); !last.IsZero() && in.Now.Before(until) {
-			notes = append(notes, fmt.Sprintf("scale-down to %d blocked by down cooldown until %s", to, stamp(until)))
+			blocked = fmt.Sprintf("scale-down to %d blocked by down cooldown until %s", to, stamp(until))
 			to = forced
+		}
+	}
+	// A vote the bounds turned the other way does not explain the outcome.
+	if c.lead != nil && ((c.lead.Vote == VoteUp && want < in.Current) || (c.lead.Vote == VoteDown && want > in.Current)) {
+		c.lead = nil
+	}
+	var notes []string
+	if c.lead != nil && want != c.to {
+		if want < c.to {
+			notes = append(notes, fmt.Sprintf("clamped to max %d%s", e.max, boundFrom(e.maxFrom)))
+		} else {
+			notes = append(notes, fmt.Sprintf("clamped to min %d%s", e.min, boundFrom(e.minFrom)))
+		}
+	}
+	if blocked != "" {
+		notes = append(notes, blocked)
+	}
+	if forced != in.Current && to == forced {
+		if forced > in.Current {
+			notes = append(notes, fmt.Sprintf("raised to min %d%s", e.min, boundFrom(e.minFrom)))
+		} else {
+			notes = append(notes, fmt.Sprintf("lowered to max %d%s", e.max, boundFrom(e.maxFrom)))
 		}
 	}
 

@@ -80,6 +80,25 @@ func TestDecide(t *testing.T) {
 			reason: []string{"raised to min 3", "(1 → 3)"},
 		},
 		{
+			name:   "a count under min is raised to min even when load says shrink",
+			in:     Input{Policy: policyWith(func(p *Policy) { p.Min = 3 }), Current: 1, Servers: servers(1), Metrics: metrics(perServer(MetricLoad1, 0))},
+			action: Up, to: 3,
+			reason: []string{"raised to min 3 (1 → 3)"},
+		},
+		{
+			name: "a count under min is raised to min, and the cooldown holds a larger scale-up",
+			in: Input{Policy: policyWith(func(p *Policy) { p.Min = 3; p.Checks[0].(*Threshold).Up.By = Count(4) }), Current: 1, Servers: servers(1),
+				Metrics: metrics(perServer(MetricLoad1, 9)), State: State{LastUp: t0.Add(-time.Minute)}},
+			action: Up, to: 3,
+			reason: []string{"load1 avg 9.00 > 2.00 for 1 datapoint: +4, scale-up to 5 blocked by up cooldown until 2024-03-11T12:04:00Z, raised to min 3 (1 → 3)"},
+		},
+		{
+			name:   "a count over max is lowered to max even when load says grow",
+			in:     Input{Policy: policyWith(func(p *Policy) { p.Max = 3 }), Current: 5, Servers: servers(5), Metrics: metrics(perServer(MetricLoad1, 9, 9, 9, 9, 9))},
+			action: Down, to: 3,
+			reason: []string{"lowered to max 3 (5 → 3)"},
+		},
+		{
 			name:   "a count over max is lowered to max even when metrics fail",
 			in:     Input{Policy: policyWith(func(p *Policy) { p.Max = 3 }), Current: 5, Servers: servers(5), Metrics: metrics(Sample{Metric: MetricLoad1, Err: sshErr})},
 			action: Down, to: 3,

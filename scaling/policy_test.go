@@ -180,3 +180,36 @@ func TestEvaluatorKeepsState(t *testing.T) {
 		t.Fatalf("NewEvaluator with a bad policy: %v", err)
 	}
 }
+
+func TestEvaluatorSetPolicyKeepsStateOfChecksThatStay(t *testing.T) {
+	ev, err := NewEvaluator(Policy{Min: 1, Max: 10, Checks: []Check{&Threshold{Metric: MetricLoad1, Up: Above(2, Count(1)), Datapoints: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := func(now time.Time) Observation {
+		return Observation{Now: now, Current: 2, Metrics: metrics(Sample{Metric: MetricLoad1, Time: now, Scope: RoleWide, Value: 3})}
+	}
+	ev.Evaluate(high(t0))
+	if err := ev.SetPolicy(Policy{Min: 1, Max: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.SetPolicy(Policy{Min: 6, Max: 5}); err == nil {
+		t.Fatal("SetPolicy accepted min > max")
+	}
+	if got := ev.Policy(); got.Max != 5 {
+		t.Fatalf("policy max %d after SetPolicy, want 5", got.Max)
+	}
+	// A restarted controller restores the state it saved.
+	if err := ev.SetPolicy(Policy{Min: 1, Max: 10, Checks: []Check{&Threshold{Metric: MetricLoad1, Up: Above(2, Count(1)), Datapoints: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	ev.SetState(State{Streaks: map[string]Streak{"threshold load1": {Up: 1}}})
+	if d := ev.Evaluate(high(t0.Add(2 * time.Minute))); d.Action != Up {
+		t.Fatalf("restored streak of 1 plus a breach did not act: %s", d.Reason)
+	}
+	st := ev.State()
+	st.Streaks["threshold load1"] = Streak{Up: 99}
+	if ev.State().Streaks["threshold load1"].Up == 99 {
+		t.Fatal("State returned the evaluator's own map")
+	}
+}
