@@ -26,6 +26,12 @@ import (
 // same directory. The endpoint answers only while the server is running:
 // connections to a pending, stopped or failed server are closed at once.
 //
+// Commands get PATH, HOME (the sandbox), USER, LOGNAME, SHELL, LANG=C and
+// FARMHAND_SERVER_ID, plus any variable the client sends with an "env"
+// request (every name is accepted, unlike OpenSSH's AcceptEnv). "shell"
+// runs Shell reading commands from stdin; there are no pseudo-terminals.
+// SetLoad writes the load averages to proc/loadavg in the sandbox.
+//
 // The sandbox is a directory, not a jail: commands run as the user running
 // the test, with that user's rights, and SFTP resolves absolute paths on the
 // real file system. Run only your own scripts against it.
