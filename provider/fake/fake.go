@@ -46,7 +46,8 @@ type Options struct {
 	// PageSize caps how many servers one List page holds, so that callers
 	// really follow pages. 0 means DefaultPageSize.
 	PageSize int
-	// Logger receives a debug line per call; nil discards.
+	// Logger receives debug lines on launches, terminations, crashes and
+	// injected faults; nil discards.
 	Logger *slog.Logger
 	// SSH, when set, gives each server an SSH endpoint on loopback that runs
 	// commands in a sandbox directory. nil means no SSH endpoints.
