@@ -1,0 +1,562 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/provider"
+)
+
+// Options tune a Farm. The zero value (or nil) gives the defaults.
+type Options struct {
+	// Clock is the farm's time; nil means clock.Real().
+	Clock clock.Clock
+	// Logger receives the controller's logs; nil discards them.
+	Logger *slog.Logger
+	// TickInterval is the time between two reconciliations in Run; 0
+	// means DefaultTickInterval.
+	TickInterval time.Duration
+	// MaxParallelLaunches caps how many servers of one role are launching
+	// (launched and not yet Running) at once; 0 means no cap.
+	MaxParallelLaunches int
+	// MaxConcurrentCalls caps the provider calls one tick makes at once
+	// (launches in several zones, terminations); 0 means 4.
+	MaxConcurrentCalls int
+	// HealthConcurrency caps the health checks running at once; 0 means 16.
+	HealthConcurrency int
+	// ZoneCooloff is how long a zone that answered InsufficientCapacity or
+	// QuotaExceeded gets no launches; 0 means DefaultZoneCooloff.
+	ZoneCooloff time.Duration
+	// Hooks receive the farm's lifecycle events; see [Hook]. More can be
+	// added with [Farm.AddHook].
+	Hooks []Hook
+	// CommandRunner runs the "command" health checks; roles with such
+	// checks need it.
+	CommandRunner CommandRunner
+	// SSHPublicKey is an authorized_keys line installed on every server
+	// launched (provider.LaunchSpec.SSHPublicKey).
+	SSHPublicKey string
+}
+
+// Defaults for zero Options fields.
+const (
+	DefaultTickInterval = 10 * time.Second
+	DefaultZoneCooloff  = 5 * time.Minute
+)
+
+// terminatedRetention bounds how long Status keeps showing a terminated
+// server the cloud still lists.
+const terminatedRetention = 10 * time.Minute
+
+// ErrClosed is returned by the methods of a closed Farm.
+var ErrClosed = errors.New("farm: closed")
+
+// Farm runs one farm over one provider: it launches the roles' servers,
+// keeps each role at its desired count, replaces servers that die or fail
+// their health checks, and reports everything as events. Its methods are
+// safe for concurrent use.
+type Farm struct {
+	spec  Spec
+	p     provider.Provider
+	clk   clock.Clock
+	log   *slog.Logger
+	opts  Options
+	bus   *bus
+	order []string // role names in spec order
+
+	closeCtx    context.Context
+	closeCancel context.CancelFunc
+
+	tickMu   sync.Mutex // one Reconcile at a time
+	healthMu sync.Mutex // one CheckHealth at a time
+	bg       sync.WaitGroup
+
+	mu          sync.Mutex
+	roles       map[string]*roleState
+	records     map[string]*record
+	zones       []string // the provider's zones, once known
+	launched    bool
+	terminating bool
+	running     bool
+	closed      bool
+	seq         uint64
+	changed     chan struct{} // closed and replaced on every change
+	healthWake  chan struct{}
+	hooks       []Hook
+	bgCount     int
+	cloudLive   int // servers with the farm tag the last listing showed not gone
+	lastErr     string
+	orphans     map[string]bool
+}
+
+// roleState is the controller's state of one role.
+type roleState struct {
+	spec     RoleSpec // defaults applied
+	checks   []HealthCheck
+	min, max int
+	desired  int
+	// desiredByUser is set once SetDesired chose the count; until then
+	// the first listing may raise desired to what already runs.
+	desiredByUser bool
+	observed      bool
+	attempts      map[int]int // index → last launch attempt
+	inflight      []*inflightLaunch
+	avoided       map[string]time.Time // zone → end of its cool-off
+	reached       bool                 // all desired servers were up once
+	backoffUntil  time.Time
+	failures      int // consecutive launch errors retrying cannot fix
+	lastErr       string
+	note          string
+}
+
+// inflightLaunch is a launch whose outcome is not known yet: its call is
+// under way or failed in a way that may have launched. Until the servers
+// show up or the call fails for sure, it is retried with the same spec and
+// token, and its indexes count as servers.
+type inflightLaunch struct {
+	spec    provider.LaunchSpec
+	indexes []int
+	since   time.Time
+	calling bool
+}
+
+// record is the controller's state of one server.
+type record struct {
+	srv       Server
+	token     string
+	indexes   []int // the launch's indexes (from TagSlot)
+	seen      bool  // a listing has shown it
+	downFired bool
+	// terminating is set once the farm decided to terminate it.
+	terminating bool
+	asked       bool // a Terminate call for it succeeded
+	hooksDone   bool // its BeforeHostTerminate hooks ran (or were not due)
+	busy        bool // a goroutine runs its init or terminate hooks
+	cancel      context.CancelFunc
+	kept        bool
+	goneAt      time.Time
+	replace     string
+	wantReboot  bool
+	// rebootPending: rebooted, no check passed since (for RebootComplete).
+	rebootPending bool
+	// rebootedSinceHealthy: a further failure replaces it.
+	rebootedSinceHealthy bool
+	nextCheck            []time.Time
+}
+
+// New returns a Farm for spec over p. It validates spec and returns every
+// problem, before anything is launched; it makes no provider call. Call
+// [Farm.Launch] and [Farm.Run] to start it, and [Farm.Close] when done.
+func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
+	if p == nil {
+		return nil, errors.New("farm: provider is nil")
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.TickInterval <= 0 {
+		o.TickInterval = DefaultTickInterval
+	}
+	if o.MaxConcurrentCalls <= 0 {
+		o.MaxConcurrentCalls = 4
+	}
+	if o.HealthConcurrency <= 0 {
+		o.HealthConcurrency = 16
+	}
+	if o.ZoneCooloff <= 0 {
+		o.ZoneCooloff = DefaultZoneCooloff
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("farm", spec.Name)
+	f := &Farm{
+		spec:       spec.Clone(),
+		p:          p,
+		clk:        clock.Or(o.Clock),
+		log:        log,
+		opts:       o,
+		bus:        newBus(log),
+		roles:      map[string]*roleState{},
+		records:    map[string]*record{},
+		changed:    make(chan struct{}),
+		healthWake: make(chan struct{}, 1),
+		orphans:    map[string]bool{},
+	}
+	var errs []error
+	for _, r := range spec.Roles {
+		rs := r.withDefaults()
+		st := &roleState{
+			spec: rs, min: rs.Min, max: rs.Max, desired: rs.initialDesired(),
+			attempts: map[int]int{}, avoided: map[string]time.Time{},
+		}
+		for _, c := range rs.HealthChecks {
+			hc, err := buildCheck(c, o.CommandRunner)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("role %q: %w", r.Name, err))
+				continue
+			}
+			st.checks = append(st.checks, hc)
+		}
+		f.roles[r.Name] = st
+		f.order = append(f.order, r.Name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
+	for _, h := range o.Hooks {
+		f.AddHook(h)
+	}
+	return f, nil
+}
+
+// Name returns the farm's name.
+func (f *Farm) Name() string { return f.spec.Name }
+
+// Spec returns a copy of the farm's spec, with the bounds set at run time
+// by [Farm.SetBounds].
+func (f *Farm) Spec() Spec {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.spec.Clone()
+	for i := range s.Roles {
+		rs := f.roles[s.Roles[i].Name]
+		s.Roles[i].Min, s.Roles[i].Max = rs.min, rs.max
+	}
+	return s
+}
+
+// Provider returns the provider the farm runs on.
+func (f *Farm) Provider() provider.Provider { return f.p }
+
+// As hands out the provider's underlying client; see provider.Provider.As.
+func (f *Farm) As(i any) bool { return f.p.As(i) }
+
+// AddHook adds a hook; see [Hook]. Hooks added while servers are being
+// initialised see the blocking events of servers that start later.
+func (f *Farm) AddHook(h Hook) {
+	if h == nil {
+		return
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.hooks = append(f.hooks, h)
+	f.mu.Unlock()
+	ctx := f.closeCtx
+	f.bus.subscribe(func(ev Event) {
+		if ev.Type.Blocking() {
+			return // delivered synchronously by the lifecycle
+		}
+		if err := h.HandleEvent(ctx, ev); err != nil {
+			f.log.Warn("farm: hook failed", "event", string(ev.Type), "role", ev.Role, "err", err)
+		}
+	})
+}
+
+// Subscribe calls fn for every event the farm fires from now on, in order,
+// from a goroutine of its own. The farm never waits for fn: events wait in
+// an unbounded queue per subscriber, so a slow fn delays only itself (and
+// holds memory; the farm logs a warning as the queue grows past 1000
+// events). cancel stops the delivery and drops what is still queued; it
+// does not wait for a call of fn in progress, so fn may call it. [Farm.Close]
+// delivers what is queued and then ends every subscription.
+func (f *Farm) Subscribe(fn func(Event)) (cancel func()) {
+	return f.bus.subscribe(fn)
+}
+
+// FireEvent fires a custom event with parameters, for subscribers and
+// hooks (scripts bound to it). name must be a variable-like name that is
+// not a built-in event.
+func (f *Farm) FireEvent(ctx context.Context, name string, params map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch {
+	case !varNameRE.MatchString(name):
+		return fmt.Errorf("farm: event name %q is not a letter or '_' followed by letters, digits and '_'", name)
+	case EventType(name).Builtin():
+		return fmt.Errorf("farm: event name %q is a built-in event", name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	f.emitLocked(Event{Type: EventType(name), Params: maps.Clone(params), Reason: "custom event"})
+	return nil
+}
+
+// emitLocked stamps and publishes an event. Called with f.mu held, so that
+// events are published in the order of the changes they report.
+func (f *Farm) emitLocked(ev Event) Event {
+	f.seq++
+	ev.Seq = f.seq
+	ev.Farm = f.spec.Name
+	if ev.Time.IsZero() {
+		ev.Time = f.clk.Now()
+	}
+	f.log.Debug("farm: event", "event", string(ev.Type), "role", ev.Role, "server", serverID(ev.Server), "reason", ev.Reason)
+	f.bus.publish(ev)
+	return ev
+}
+
+// serverEventLocked builds an event about a server.
+func (f *Farm) serverEventLocked(t EventType, r *record, reason string, params map[string]string) Event {
+	s := r.srv.Clone()
+	return Event{Type: t, Role: s.Role, Server: &s, Reason: reason, Params: params}
+}
+
+func serverID(s *Server) string {
+	if s == nil {
+		return ""
+	}
+	return s.ID
+}
+
+// notifyLocked wakes Wait and WaitReady.
+func (f *Farm) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// SetDesired sets a role's desired count. n must lie within the role's
+// bounds; the next reconciliation launches or removes servers to match.
+// This is what scaling drives.
+func (f *Farm) SetDesired(role string, n int) error {
+	return f.setDesired(role, n, "set through the API")
+}
+
+func (f *Farm) setDesired(role string, n int, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	rs, ok := f.roles[role]
+	switch {
+	case !ok:
+		return fmt.Errorf("farm: no role %q", role)
+	case f.terminating:
+		return fmt.Errorf("farm: role %q: the farm is terminating", role)
+	case n < rs.min:
+		return fmt.Errorf("farm: role %q: desired %d < min %d", role, n, rs.min)
+	case n > rs.max:
+		return fmt.Errorf("farm: role %q: desired %d > max %d", role, n, rs.max)
+	}
+	rs.desiredByUser = true
+	if rs.desired == n {
+		return nil
+	}
+	from := rs.desired
+	rs.desired = n
+	f.emitLocked(Event{Type: ScalingDecision, Role: role, Reason: reason,
+		Params: map[string]string{"from": fmt.Sprint(from), "to": fmt.Sprint(n)}})
+	f.notifyLocked()
+	return nil
+}
+
+// SetBounds changes a role's min and max at run time (a schedule window);
+// the desired count is moved into the new bounds.
+func (f *Farm) SetBounds(role string, minCount, maxCount int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	rs, ok := f.roles[role]
+	switch {
+	case !ok:
+		return fmt.Errorf("farm: no role %q", role)
+	case minCount < 0:
+		return fmt.Errorf("farm: role %q: min %d < 0", role, minCount)
+	case maxCount < 1:
+		return fmt.Errorf("farm: role %q: max %d < 1", role, maxCount)
+	case minCount > maxCount:
+		return fmt.Errorf("farm: role %q: min %d > max %d", role, minCount, maxCount)
+	}
+	rs.min, rs.max = minCount, maxCount
+	if d := min(max(rs.desired, minCount), maxCount); d != rs.desired && !f.terminating {
+		from := rs.desired
+		rs.desired = d
+		f.emitLocked(Event{Type: ScalingDecision, Role: role, Reason: fmt.Sprintf("bounds set to %d..%d", minCount, maxCount),
+			Params: map[string]string{"from": fmt.Sprint(from), "to": fmt.Sprint(d)}})
+	}
+	f.notifyLocked()
+	return nil
+}
+
+// SetProtected protects a server from being chosen when its role shrinks
+// (it still is replaced when it fails).
+func (f *Farm) SetProtected(id string, protected bool) error {
+	return f.updateServer(id, func(s *Server) { s.Protected = protected })
+}
+
+// SetMaster marks a server as its role's database master, which protects
+// it like SetProtected. The database failover calls it.
+func (f *Farm) SetMaster(id string, master bool) error {
+	return f.updateServer(id, func(s *Server) { s.Master = master })
+}
+
+// SetServerVars sets server-level script variables (merged over the
+// existing ones; an empty value deletes a variable).
+func (f *Farm) SetServerVars(id string, vars map[string]string) error {
+	for k := range vars {
+		if !varNameRE.MatchString(k) {
+			return fmt.Errorf("farm: variable name %q is not a letter or '_' followed by letters, digits and '_'", k)
+		}
+	}
+	return f.updateServer(id, func(s *Server) {
+		if s.Vars == nil {
+			s.Vars = map[string]string{}
+		}
+		for k, v := range vars {
+			if v == "" {
+				delete(s.Vars, k)
+			} else {
+				s.Vars[k] = v
+			}
+		}
+	})
+}
+
+func (f *Farm) updateServer(id string, change func(*Server)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.records[id]
+	if !ok {
+		return fmt.Errorf("farm: no server %q: %w", id, provider.NotFound)
+	}
+	change(&r.srv)
+	f.notifyLocked()
+	return nil
+}
+
+// Server returns a snapshot of one server, and false when the farm does
+// not know it.
+func (f *Farm) Server(id string) (Server, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.records[id]
+	if !ok {
+		return Server{}, false
+	}
+	return r.srv.Clone(), true
+}
+
+// Servers returns snapshots of a role's servers (every role's when role is
+// empty), by role and index, terminated ones included while the cloud
+// still lists them.
+func (f *Farm) Servers(role string) []Server {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Server
+	for _, r := range f.records {
+		if role == "" || r.srv.Role == role {
+			out = append(out, r.srv.Clone())
+		}
+	}
+	sortServers(out)
+	return out
+}
+
+// Close ends the farm object: it stops background work (hooks in progress
+// see their context end), delivers the events still queued to subscribers
+// and hooks, and waits for their goroutines. It does not terminate any
+// server; call [Farm.Terminate] first for that. Call Close after Run has
+// returned. A subscriber that never returns blocks Close.
+func (f *Farm) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	f.mu.Unlock()
+	f.closeCancel()
+	f.bg.Wait()
+	f.bus.close()
+	return nil
+}
+
+// Settle waits until the work Reconcile started in the background (the
+// HostInit, BeforeHostUp and BeforeHostTerminate hooks) has finished, and
+// every event fired so far has reached the subscribers and hooks. Tests and
+// examples use it to observe a quiet farm.
+func (f *Farm) Settle(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		n, ch := f.bgCount, f.changed
+		f.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f.bus.flush(ctx)
+}
+
+// goLocked runs fn in a goroutine the farm owns: Run and Close wait for it,
+// Settle too.
+func (f *Farm) goLocked(fn func()) {
+	f.bgCount++
+	f.bg.Add(1)
+	go func() {
+		defer f.bg.Done()
+		defer func() {
+			f.mu.Lock()
+			f.bgCount--
+			f.notifyLocked()
+			f.mu.Unlock()
+		}()
+		fn()
+	}()
+}
+
+// Wait returns when cond holds for the farm's status, or with ctx's error.
+// cond is evaluated at once and after every change.
+func (f *Farm) Wait(ctx context.Context, cond func(Status) bool) error {
+	for {
+		f.mu.Lock()
+		st := f.statusLocked()
+		ch := f.changed
+		f.mu.Unlock()
+		if cond(st) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// WaitReady returns once every role has its desired number of servers
+// Running and none launching or leaving. Something must drive the farm
+// meanwhile (Run, or calls of Reconcile).
+func (f *Farm) WaitReady(ctx context.Context) error {
+	return f.Wait(ctx, Status.Ready)
+}
+
+// hooksLocked returns the hooks to call for a blocking event.
+func (f *Farm) hooksLocked() []Hook { return slices.Clone(f.hooks) }

@@ -1,0 +1,100 @@
+// Package retry calls an operation again, after a growing back-off, while
+// it fails with an error worth retrying. Waits go through a clock.Clock, so
+// that tests with a fake clock or inside a testing/synctest bubble do not
+// sleep. The back-off intervals come from
+// github.com/cenkalti/backoff/v5's ExponentialBackOff (its own Retry
+// cannot take an injected clock).
+//
+// # Use
+//
+//	err := retry.Do(ctx, clk, retry.Policy{Tries: 3}, provider.IsRetryable,
+//		func(ctx context.Context) error { return p.Terminate(ctx, ids...) })
+//
+// A provider error that carries a RetryAfter (HTTP Retry-After) waits at
+// least that long.
+package retry
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/provider"
+)
+
+// Policy bounds the retries. Zero fields take the defaults below.
+type Policy struct {
+	// Tries is how many calls are made at most, the first included.
+	// 0 means 3.
+	Tries int
+	// Initial is the first back-off; 0 means 200ms.
+	Initial time.Duration
+	// Max caps one back-off; 0 means 5s.
+	Max time.Duration
+	// Multiplier grows the back-off; 0 means 2.
+	Multiplier float64
+	// Jitter is the randomization factor (0.5: ±50%); 0 means 0.5, a
+	// negative value means none.
+	Jitter float64
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Tries <= 0 {
+		p.Tries = 3
+	}
+	if p.Initial <= 0 {
+		p.Initial = 200 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 5 * time.Second
+	}
+	if p.Multiplier <= 0 {
+		p.Multiplier = 2
+	}
+	switch {
+	case p.Jitter == 0:
+		p.Jitter = 0.5
+	case p.Jitter < 0:
+		p.Jitter = 0
+	}
+	return p
+}
+
+// Do calls op until it succeeds, fails with an error for which retryable
+// is false, has been called p.Tries times, or ctx ends. It returns op's
+// last error (or ctx's error when ctx ended during a wait, joined with the
+// last error). retryable nil means provider.IsRetryable.
+func Do(ctx context.Context, clk clock.Clock, p Policy, retryable func(error) bool, op func(ctx context.Context) error) error {
+	p = p.withDefaults()
+	clk = clock.Or(clk)
+	if retryable == nil {
+		retryable = provider.IsRetryable
+	}
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     p.Initial,
+		RandomizationFactor: p.Jitter,
+		Multiplier:          p.Multiplier,
+		MaxInterval:         p.Max,
+	}
+	b.Reset()
+	for try := 1; ; try++ {
+		err := op(ctx)
+		if err == nil || try >= p.Tries || !retryable(err) {
+			return err
+		}
+		wait := b.NextBackOff()
+		if ra := provider.RetryAfterOf(err); ra > wait {
+			wait = ra
+		}
+		t := clk.NewTimer(wait)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(ctx.Err(), err)
+		}
+	}
+}
