@@ -27,6 +27,7 @@ type server struct {
 	Fault                                string
 	HostKey                              string // authorized_keys line, once ACTIVE
 	deleted                              bool
+	noHost                               bool // scheduling will fail
 	index                                int
 }
 
@@ -35,6 +36,10 @@ func (sv *server) settle(s *Server, now time.Time) {
 	case sv.deleted:
 	case sv.TaskState == "deleting":
 		sv.deleted = true
+	case sv.TaskState == "scheduling" && sv.noHost:
+		sv.Status, sv.VMState, sv.TaskState, sv.Fault, sv.Updated = "ERROR", "error", "", noValidHost, now
+	case sv.TaskState == "scheduling":
+		sv.TaskState, sv.Updated = "spawning", now
 	case sv.Status == "BUILD" || sv.Status == "REBOOT" || sv.Status == "HARD_REBOOT":
 		sv.Status, sv.VMState, sv.TaskState, sv.Updated = "ACTIVE", "active", "", now
 		if sv.PrivateIP == "" {
@@ -151,8 +156,10 @@ func (s *Server) compute(w http.ResponseWriter, r *http.Request, region string, 
 		s.createKeypair(w, r)
 	case len(rest) == 2 && rest[0] == "os-keypairs" && r.Method == http.MethodGet:
 		s.getKeypair(w, r, rest[1])
-	case len(rest) == 1 && rest[0] == "os-availability-zone" && r.Method == http.MethodGet:
+	case len(rest) == 1 && rest[0] == "os-availability-zone" && r.Method == http.MethodGet && !s.opts.NoAvailabilityZones:
 		s.availabilityZones(w, r)
+	case len(rest) == 1 && rest[0] == "os-availability-zone" && s.opts.NoAvailabilityZones:
+		writeFault(w, http.StatusNotFound, "The resource could not be found.")
 	default:
 		s.badRequest(w, r, http.StatusNotFound, "no such compute route")
 	}
@@ -264,6 +271,10 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, region str
 		writeFault(w, http.StatusBadRequest, "Flavor "+*sr.FlavorRef+" could not be found.")
 		return
 	}
+	if sr.AvailabilityZone != "" && s.opts.NoAvailabilityZones {
+		s.badRequest(w, r, http.StatusBadRequest, "availability_zone %q on a cloud without availability zones", sr.AvailabilityZone)
+		return
+	}
 	if sr.AvailabilityZone != "" && !slices.Contains(s.opts.Zones, sr.AvailabilityZone) {
 		writeFault(w, http.StatusBadRequest, "The requested availability zone is not available")
 		return
@@ -321,7 +332,10 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, region str
 		for k, v := range sr.Metadata {
 			sv.Metadata[k] = v
 		}
-		if noHost {
+		switch {
+		case s.delay:
+			sv.TaskState, sv.noHost = "scheduling", noHost
+		case noHost:
 			sv.Status, sv.VMState, sv.TaskState, sv.Fault = "ERROR", "error", "", noValidHost
 		}
 		s.servers = append(s.servers, sv)
@@ -337,8 +351,7 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, region str
 	if drop {
 		hj, ok := w.(http.Hijacker)
 		if !ok {
-			s.t.Errorf("novatest: cannot hijack the connection to drop a response")
-			return
+			panic("novatest: cannot hijack the connection to drop a response")
 		}
 		conn, _, err := hj.Hijack()
 		if err == nil {
@@ -409,7 +422,6 @@ func (s *Server) serverJSON(region string, sv *server) map[string]any {
 		"addresses": addresses, "accessIPv4": access, "accessIPv6": "",
 		"key_name": keyName, "links": s.serverLinks(region, sv.ID),
 		"config_drive": "", "security_groups": []any{map[string]any{"name": "default"}},
-		"OS-EXT-AZ:availability_zone":          sv.Zone,
 		"OS-EXT-STS:task_state":                task,
 		"OS-EXT-STS:vm_state":                  sv.VMState,
 		"OS-EXT-STS:power_state":               power,
@@ -417,6 +429,9 @@ func (s *Server) serverJSON(region string, sv *server) map[string]any {
 		"OS-SRV-USG:launched_at":               nil,
 		"OS-SRV-USG:terminated_at":             nil,
 		"os-extended-volumes:volumes_attached": attached,
+	}
+	if !s.opts.NoAvailabilityZones {
+		out["OS-EXT-AZ:availability_zone"] = sv.Zone
 	}
 	if sv.Status == "ERROR" && sv.Fault != "" {
 		out["fault"] = map[string]any{"code": 500, "message": sv.Fault, "created": sv.Updated.Format(time.RFC3339)}
@@ -516,7 +531,7 @@ func (s *Server) deleteServer(w http.ResponseWriter, r *http.Request, id string)
 	if sv == nil {
 		return
 	}
-	if sv.TaskState != "deleting" && sv.Status != "ERROR" {
+	if sv.TaskState != "deleting" && sv.Status != "ERROR" && !sv.noHost {
 		if c, limited := s.capacity[sv.Zone]; limited {
 			s.capacity[sv.Zone] = c + 1
 		}

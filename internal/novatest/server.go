@@ -43,8 +43,16 @@ type Options struct {
 	// Images and Flavors, when set, are the only IDs servers create accepts;
 	// others get Nova's 400.
 	Images, Flavors []string
+	// NoAvailabilityZones makes the cloud look like Rackspace's: no
+	// os-availability-zone API (404) and no OS-EXT-AZ:availability_zone on
+	// servers; creates must not name a zone.
+	NoAvailabilityZones bool
 	// Now is the server's clock for timestamps; nil means time.Now.
 	Now func() time.Time
+	// Violation is called with a description of every request that breaks
+	// the wire format. New sets it to the test's Errorf; nil in Start means
+	// the violations are only answered with an error status.
+	Violation func(msg string)
 }
 
 func (o *Options) fill() {
@@ -82,7 +90,6 @@ type Server struct {
 	// URL is the server's base URL, "http://127.0.0.1:PORT".
 	URL string
 
-	t    testing.TB
 	hs   *httptest.Server
 	opts Options
 
@@ -100,7 +107,7 @@ type Server struct {
 	capacity  map[string]int // zone -> servers it can still place; absent = unlimited
 	quota     int            // instances; <0 = unlimited
 	drops     int            // create responses still to drop
-	revoked   bool
+	delay     bool           // leave new servers in task_state scheduling until Settle
 }
 
 type token struct {
@@ -114,19 +121,34 @@ type throttle struct {
 	retryAfter time.Duration
 }
 
-// New starts a server on a loopback port and closes it when the test ends.
-// Requests that break the wire format (missing or unknown X-Auth-Token,
-// wrong Content-Type, malformed or unknown JSON fields, unknown routes) fail
-// the test with t.Errorf and get the status Nova would give.
+// New starts a server on a loopback port for a test and closes it when the
+// test ends. Requests that break the wire format (missing or unknown
+// X-Auth-Token, wrong Content-Type, malformed or unknown JSON fields,
+// unknown routes) fail the test with t.Errorf and get the status Nova would
+// give.
 func New(t testing.TB, opts *Options) *Server {
 	t.Helper()
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
+	if o.Violation == nil {
+		o.Violation = func(msg string) { t.Errorf("novatest: %s", msg) }
+	}
+	s := Start(&o)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server on a loopback port for a program (an example run
+// without an account); the caller must Close it.
+func Start(opts *Options) *Server {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	o.fill()
 	s := &Server{
-		t:        t,
 		opts:     o,
 		tokens:   map[string]*token{},
 		byID:     map[string]*server{},
@@ -139,7 +161,6 @@ func New(t testing.TB, opts *Options) *Server {
 	}
 	s.hs = httptest.NewServer(s)
 	s.URL = s.hs.URL
-	t.Cleanup(s.hs.Close)
 	return s
 }
 
@@ -231,6 +252,16 @@ func (s *Server) DropNextCreates(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drops += n
+}
+
+// DelaySchedule leaves servers created from now on in BUILD with
+// task_state "scheduling" until the next Settle, which places them (or puts
+// them in ERROR for lack of capacity); the Settle after that makes them
+// ACTIVE. Without it the scheduler decides at once, before create answers.
+func (s *Server) DelaySchedule(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = on
 }
 
 // ExpireTokens revokes every token issued so far; the next request with one
@@ -399,7 +430,9 @@ func (s *Server) throttled(w http.ResponseWriter) bool {
 // test: the client under test sent something a real cloud would refuse.
 func (s *Server) badRequest(w http.ResponseWriter, r *http.Request, status int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	s.t.Errorf("novatest: %s %s: %s", r.Method, r.URL.Path, msg)
+	if s.opts.Violation != nil {
+		s.opts.Violation(r.Method + " " + r.URL.Path + ": " + msg)
+	}
 	writeFault(w, status, msg)
 }
 

@@ -33,7 +33,7 @@ func (s *Server) AttachVolume(serverID string, sizeGiB int) string {
 	defer s.mu.Unlock()
 	sv := s.byID[serverID]
 	if sv == nil {
-		s.t.Fatalf("novatest: AttachVolume: no server %q", serverID)
+		panic(fmt.Sprintf("novatest: AttachVolume: no server %q", serverID))
 	}
 	n := 0
 	for _, v := range s.volumes {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/gophercloud/gophercloud/v2"
+
 	"github.com/farmhand/farmhand/internal/novatest"
 	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/provider/providertest"
@@ -52,6 +54,16 @@ func newProvider(t *testing.T, opts rackspace.Options) *rackspace.Provider {
 		t.Fatalf("rackspace.New: %v", err)
 	}
 	return p
+}
+
+// tokenOf returns the token the provider's compute client sends.
+func tokenOf(t *testing.T, p *rackspace.Provider) string {
+	t.Helper()
+	var c *gophercloud.ServiceClient
+	if !p.As(&c) || c == nil {
+		t.Fatal("As(**gophercloud.ServiceClient) handed out nothing")
+	}
+	return c.Token()
 }
 
 func harness(options func(*novatest.Server) rackspace.Options) providertest.Harness {
