@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -167,5 +168,23 @@ func TestTerminateDeletesEveryServerAndReportsStatesOnTheWay(t *testing.T) {
 	srv.Settle()
 	if _, err := p.Get(ctx, s[0].ID); !errors.Is(err, provider.NotFound) {
 		t.Fatalf("Get after the delete: %v, want NotFound", err)
+	}
+}
+
+func TestGopherclouds403And404StayReachableBehindTheCode(t *testing.T) {
+	srv := newCloud(t, nil)
+	p := newProvider(t, apiKeyOptions(srv))
+	_, err := p.Get(context.Background(), unknownID)
+	var raw gophercloud.ErrUnexpectedResponseCode
+	if !errors.Is(err, provider.NotFound) || !errors.As(err, &raw) || raw.Actual != 404 {
+		t.Fatalf("Get of an unknown server: %v; want NotFound with gophercloud's 404 behind it", err)
+	}
+	if want := "server " + unknownID + ": HTTP 404: Instance " + unknownID + " could not be found."; !strings.HasSuffix(err.Error(), want) {
+		t.Fatalf("message %q, want it to end with %q", err, want)
+	}
+	srv.SetQuota(0)
+	_, err = p.Launch(context.Background(), launchSpec("t-quota", 1))
+	if !errors.Is(err, provider.QuotaExceeded) || !errors.As(err, &raw) || raw.Actual != 403 {
+		t.Fatalf("Launch over quota: %v; want QuotaExceeded with gophercloud's 403 behind it", err)
 	}
 }
