@@ -457,7 +457,9 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, region stri
 		limit = min(n, s.opts.MaxLimit)
 	}
 	var nameRE *regexp.Regexp
-	if v := q.Get("name"); v != "" {
+	if v := q.Get("name"); v != "" && s.opts.ExactNameFilter {
+		nameRE = regexp.MustCompile("^" + regexp.QuoteMeta(v) + "$")
+	} else if v != "" {
 		re, err := regexp.Compile(v)
 		if err != nil {
 			s.badRequest(w, r, http.StatusBadRequest, "name filter %q is not a regular expression: %v", v, err)

@@ -47,6 +47,10 @@ type Options struct {
 	// os-availability-zone API (404) and no OS-EXT-AZ:availability_zone on
 	// servers; creates must not name a zone.
 	NoAvailabilityZones bool
+	// ExactNameFilter makes GET /servers/detail?name= match names exactly
+	// instead of as Nova's regular expression, as a nonconforming cloud
+	// might.
+	ExactNameFilter bool
 	// Now is the server's clock for timestamps; nil means time.Now.
 	Now func() time.Time
 	// Violation is called with a description of every request that breaks

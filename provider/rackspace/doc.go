@@ -64,7 +64,11 @@
 // whose names carry the farm (and role) of the tags it is given, follows
 // Nova's limit/marker pages (servers_links) and filters the metadata
 // itself. The page token is Nova's marker. Servers renamed by hand drop out
-// of their farm's listing.
+// of their farm's listing. Nova's name filter is a regular expression (the
+// driver's patterns are plain [a-z0-9-] prefixes, so a substring match works
+// as well); for a cloud that matches names otherwise, set
+// Options.NoNameFilter. Launch also notices when the listing by name misses
+// the server it just created, and stops using the filter.
 //
 // SSH keys are imported once per distinct key as a Nova key pair named after
 // the key's SHA-256 fingerprint ("farmhand-…"; a 409 conflict means it

@@ -124,8 +124,13 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) ([]prov
 		}
 	}
 
+	createdID := ""
 	err = p.call(ctx, op, "servers "+name, func(ctx context.Context) error {
-		return servers.Create(ctx, p.compute, opts, nil).Err
+		s, err := servers.Create(ctx, p.compute, opts, nil).Extract()
+		if err == nil {
+			createdID = s.ID
+		}
+		return err
 	})
 	if err != nil {
 		if !errors.Is(err, provider.Unavailable) || ctx.Err() != nil {
@@ -140,7 +145,7 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) ([]prov
 		p.log.DebugContext(ctx, "create answer lost, servers exist", "name", name, "servers", len(found))
 	}
 	p.log.DebugContext(ctx, "created", "name", name, "count", spec.Count, "zone", spec.Zone)
-	made, err := p.awaitScheduling(ctx, op, name, spec.Token)
+	made, err := p.awaitScheduling(ctx, op, name, spec.Token, createdID)
 	if err != nil {
 		return nil, err
 	}
@@ -154,13 +159,20 @@ func (p *Provider) zoneIsImplicit(zone string) bool {
 }
 
 // awaitScheduling lists the launch's servers until none waits for Nova's
-// scheduler or the schedule timeout passes.
-func (p *Provider) awaitScheduling(ctx context.Context, op, name, token string) ([]servers.Server, error) {
+// scheduler or the schedule timeout passes. When the listing by name misses
+// the server the create just returned, the cloud's name filter is not the
+// regular expression Nova's is: the provider stops using it and looks again.
+func (p *Provider) awaitScheduling(ctx context.Context, op, name, token, createdID string) ([]servers.Server, error) {
 	deadline := p.clock.Now().Add(p.scheduleTimeout)
 	for {
 		made, err := p.findLaunch(ctx, op, name, token)
 		if err != nil {
 			return nil, err
+		}
+		if createdID != "" && p.nameFilter.Load() && !slices.ContainsFunc(made, func(s servers.Server) bool { return s.ID == createdID }) {
+			p.nameFilter.Store(false)
+			p.log.WarnContext(ctx, "the cloud's server name filter missed a new server; listing without it from now on", "name", name, "server", createdID)
+			continue
 		}
 		waiting := slices.ContainsFunc(made, func(s servers.Server) bool {
 			return s.Status == "BUILD" && s.TaskState == "scheduling"

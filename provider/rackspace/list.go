@@ -113,8 +113,8 @@ func (p *Provider) listPage(ctx context.Context, op string, q servers.ListOpts) 
 // List returns one page of the servers carrying opts.Tags.
 //
 // Nova filters by name, not by metadata: List asks Nova for the servers
-// whose names carry the farm (and role) of opts.Tags, and filters their
-// metadata itself. The page token is Nova's marker, the last server ID of
+// whose names carry the farm (and role) of opts.Tags (unless
+// Options.NoNameFilter), and filters their metadata itself. The page token is Nova's marker, the last server ID of
 // the previous page. A page Nova returns with no matching server is skipped,
 // so pages are never empty unless nothing is left.
 func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provider.Page, error) {
@@ -122,7 +122,10 @@ func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provide
 	if opts.PageSize < 0 {
 		return provider.Page{}, provider.Errorf(provider.InvalidArgument, op, "PageSize %d is negative", opts.PageSize)
 	}
-	q := servers.ListOpts{Limit: opts.PageSize, Marker: opts.PageToken, Name: namePrefix(opts.Tags)}
+	q := servers.ListOpts{Limit: opts.PageSize, Marker: opts.PageToken}
+	if p.nameFilter.Load() {
+		q.Name = namePrefix(opts.Tags)
+	}
 	for {
 		list, next, err := p.listPage(ctx, op, q)
 		if err != nil {
@@ -145,7 +148,10 @@ func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provide
 // the servers named after it whose metadata carries the token.
 func (p *Provider) findLaunch(ctx context.Context, op, name, token string) ([]servers.Server, error) {
 	var found []servers.Server
-	q := servers.ListOpts{Name: name}
+	q := servers.ListOpts{}
+	if p.nameFilter.Load() {
+		q.Name = name
+	}
 	for {
 		list, next, err := p.listPage(ctx, op, q)
 		if err != nil {

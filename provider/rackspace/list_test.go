@@ -76,3 +76,37 @@ func TestAPageOfOtherFarmsIsSkippedNotReturnedEmpty(t *testing.T) {
 		t.Fatalf("first page holds %v, want the one web/app server %s", serverIDs(page.Servers), mine[0].ID)
 	}
 }
+
+func TestACloudWhoseNameFilterIsNotARegexpStillListsEverything(t *testing.T) {
+	t.Run("Launch notices and stops filtering by name", func(t *testing.T) {
+		srv := newCloud(t, &novatest.Options{ExactNameFilter: true})
+		p := newProvider(t, apiKeyOptions(srv))
+		ctx := context.Background()
+		got, err := p.Launch(ctx, launchSpec("t-exact", 3))
+		if err != nil || len(got) != 3 {
+			t.Fatalf("Launch of 3: %d servers, %v", len(got), err)
+		}
+		again, err := p.Launch(ctx, launchSpec("t-exact", 3))
+		if err != nil || !slices.Equal(serverIDs(again), serverIDs(got)) || srv.Calls("POST /servers") != 1 {
+			t.Fatalf("relaunch: %v, %v, %d creates; want the same servers and one create", serverIDs(again), err, srv.Calls("POST /servers"))
+		}
+		all, err := provider.ListAll(ctx, p, map[string]string{provider.TagFarm: "web"})
+		if err != nil || len(all) != 3 {
+			t.Fatalf("ListAll: %d servers, %v; want 3", len(all), err)
+		}
+	})
+	t.Run("NoNameFilter lists without it from the start", func(t *testing.T) {
+		srv := newCloud(t, &novatest.Options{ExactNameFilter: true})
+		p := newProvider(t, apiKeyOptions(srv))
+		if _, err := p.Launch(context.Background(), launchSpec("t-exact", 2)); err != nil {
+			t.Fatal(err)
+		}
+		o := apiKeyOptions(srv)
+		o.NoNameFilter = true
+		restarted := newProvider(t, o)
+		all, err := provider.ListAll(context.Background(), restarted, map[string]string{provider.TagFarm: "web"})
+		if err != nil || len(all) != 2 {
+			t.Fatalf("ListAll after a restart: %d servers, %v; want 2", len(all), err)
+		}
+	})
+}

@@ -79,6 +79,13 @@ type Options struct {
 	// addresses; defaults "public" and "private" (Rackspace's names).
 	PublicNetwork, PrivateNetwork string
 
+	// NoNameFilter stops List and Launch from narrowing listings with Nova's
+	// server name filter (a regular expression in Nova and Rackspace), for a
+	// cloud that matches names otherwise. Listings then read every server of
+	// the project. Launch turns the filter off by itself when it sees it
+	// miss a server it just created.
+	NoNameFilter bool
+
 	// ScheduleTimeout is how long Launch waits for Nova's scheduler to place
 	// new servers, so that a zone without capacity fails the launch with
 	// InsufficientCapacity instead of leaving servers in ERROR. 0 means 60 s;

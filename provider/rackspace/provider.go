@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -38,6 +39,11 @@ type Provider struct {
 	maxRetryWait    time.Duration
 	clock           clock.Clock
 	log             *slog.Logger
+
+	// nameFilter is whether List and Launch narrow listings with Nova's
+	// name filter; it is turned off for good when the cloud's filter proves
+	// not to be a regular expression.
+	nameFilter atomic.Bool
 
 	mu        sync.Mutex
 	keys      map[string]bool // key pairs known to exist, by name
@@ -97,6 +103,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	if sess.apiKey {
 		p.name = "rackspace"
 	}
+	p.nameFilter.Store(!opts.NoNameFilter)
 	if p.keyMethod == "" {
 		p.keyMethod = KeyPair
 	}
