@@ -194,6 +194,10 @@ func noValidHost(s servers.Server) bool {
 // placeOrFail returns the launch's servers, or, when Nova could place fewer
 // than MinCount, deletes them all and fails with InsufficientCapacity.
 func (p *Provider) placeOrFail(ctx context.Context, op string, spec provider.LaunchSpec, made []servers.Server) ([]provider.Server, error) {
+	if len(made) == 0 {
+		// Created, then gone before the listing (deleted by someone else).
+		return nil, provider.Errorf(provider.Unavailable, op, "the servers of launch %q are not listed after their create", spec.Token)
+	}
 	var placed, failed []servers.Server
 	for _, s := range made {
 		if noValidHost(s) {
