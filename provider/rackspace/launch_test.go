@@ -60,6 +60,10 @@ func TestALaunchOfManyServersIsOneCreateCall(t *testing.T) {
 	if n := srv.Calls("POST /servers"); n != 1 {
 		t.Fatalf("POST /servers called %d times, want 1 (min_count/max_count)", n)
 	}
+	// One listing looks for an earlier launch, one sees what the scheduler did.
+	if n := srv.Calls("GET /servers/detail"); n != 2 {
+		t.Fatalf("GET /servers/detail called %d times, want 2", n)
+	}
 	for i, s := range got {
 		if want := "web-app-"; !strings.HasPrefix(s.Name, want) || !strings.HasSuffix(s.Name, "-"+string(rune('1'+i))) {
 			t.Errorf("server %d is named %q, want %s<token hash>-%d", i, s.Name, want, i+1)

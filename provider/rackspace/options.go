@@ -190,7 +190,7 @@ func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
 // OptionsFromEnv reads the variables OpenStack's and Rackspace's command-line
 // clients use:
 //
-//	OS_AUTH_URL, OS_USERNAME, OS_USER_ID, OS_PASSWORD, OS_API_KEY
+//	OS_AUTH_URL, OS_USERNAME (also RAX_USERNAME), OS_USER_ID, OS_PASSWORD, OS_API_KEY
 //	(also RAX_API_KEY), OS_PROJECT_ID (or OS_TENANT_ID), OS_PROJECT_NAME
 //	(or OS_TENANT_NAME), OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME,
 //	OS_APPLICATION_CREDENTIAL_ID, OS_APPLICATION_CREDENTIAL_NAME,
