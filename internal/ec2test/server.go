@@ -2,6 +2,7 @@ package ec2test
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -169,8 +170,24 @@ func (s *Server) Config() aws.Config {
 		Region:       s.opts.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(s.opts.AccessKeyID, s.opts.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(s.URL),
-		HTTPClient:   s.hs.Client(),
+		HTTPClient:   plainBodyClient{s.hs.Client()},
 	}
+}
+
+// plainBodyClient hides io.WriterTo on request bodies. smithy-go closes a
+// request body as soon as the response arrives, and its body's WriteTo then
+// answers io.EOF, which net/http's check for bytes beyond Content-Length
+// takes for a write error: it closes the connection under the response.
+// A server on loopback answers fast enough to lose that race often.
+type plainBodyClient struct{ c *http.Client }
+
+type plainBody struct{ io.ReadCloser }
+
+func (p plainBodyClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = plainBody{r.Body}
+	}
+	return p.c.Do(r)
 }
 
 // Credentials returns the static credentials the server accepts.

@@ -127,6 +127,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	cfg.ClientLogMode = 0
+	cfg.HTTPClient = withPlainBodies(cfg.HTTPClient)
 	cfg.Retryer = func() aws.Retryer { return newRetryer(opts.RetryMaxAttempts, opts.RetryMaxBackoff) }
 	cfg.RetryMaxAttempts = 0
 	cfg.RetryMode = ""
