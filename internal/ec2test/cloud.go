@@ -28,6 +28,7 @@ type instance struct {
 	hostKey                                        string
 	reboots                                        int
 	n                                              int // launch ordinal, for addresses
+	hidden                                         int // DescribeInstances answers still to leave it out of
 }
 
 // reservation is what one RunInstances made; its ClientToken maps to it.

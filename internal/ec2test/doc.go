@@ -57,6 +57,8 @@
 //   - [Server.DropNext]: apply the next N requests of an action, then close
 //     the connection without an answer; the SDK retries with the same
 //     parameters (and ClientToken).
+//   - [Server.DelayVisibility]: new instances are missing from the next N
+//     DescribeInstances answers (EC2's eventual consistency).
 //   - [Server.SetState], [Server.SetConsoleOutput], [Server.AddLoadBalancer].
 //
 // [Server.Count] and [Server.Calls] tell how many requests of each action

@@ -38,6 +38,11 @@ func notFoundIDs(ids []string) *apiError {
 // lookup resolves instance IDs as EC2 does: the first malformed ID fails
 // the call, then every unknown ID is named in one NotFound error.
 func (s *Server) lookup(ids []string) ([]*instance, *apiError) {
+	return s.lookupVisible(ids, nil)
+}
+
+// lookupVisible is lookup with the instances in hidden taken as unknown.
+func (s *Server) lookupVisible(ids []string, hidden map[*instance]bool) ([]*instance, *apiError) {
 	var out []*instance
 	var unknown []string
 	for _, id := range ids {
@@ -45,7 +50,7 @@ func (s *Server) lookup(ids []string) ([]*instance, *apiError) {
 			return nil, malformed("InvalidInstanceID", id, "i")
 		}
 		in, ok := s.byID[id]
-		if !ok {
+		if !ok || hidden[in] {
 			unknown = append(unknown, id)
 			continue
 		}
@@ -157,7 +162,7 @@ func (s *Server) runInstances(req *request) (any, *apiError) {
 			id: s.nextID("i"), image: image, instanceType: itype, zone: zone, keyName: keyName,
 			subnet: f.Get("SubnetId"), groups: list(f, "SecurityGroupId"), state: "pending",
 			privateIP: s.privateIP(s.launched), launched: now, tags: specs["instance"],
-			userData: userData, reservation: r, launchIndex: i, n: s.launched,
+			userData: userData, reservation: r, launchIndex: i, n: s.launched, hidden: s.lag,
 		}
 		if in.tags == nil {
 			in.tags = map[string]string{}
@@ -267,16 +272,25 @@ func (s *Server) describeInstances(req *request) (any, *apiError) {
 	if aerr := checkFilters(fs, func(n string) bool { _, ok := instanceFilters[n]; return ok }); aerr != nil {
 		return nil, aerr
 	}
+	// Instances launched under DelayVisibility stay out of this many
+	// answers.
+	hidden := map[*instance]bool{}
+	for _, in := range s.instances {
+		if in.hidden > 0 {
+			hidden[in] = true
+			in.hidden--
+		}
+	}
 	candidates := s.instances
 	if len(ids) > 0 {
 		var aerr *apiError
-		if candidates, aerr = s.lookup(ids); aerr != nil {
+		if candidates, aerr = s.lookupVisible(ids, hidden); aerr != nil {
 			return nil, aerr
 		}
 	}
 	var matched []*instance
 	for _, in := range candidates {
-		ok := true
+		ok := !hidden[in]
 		for _, flt := range fs {
 			if k, isTag := strings.CutPrefix(flt.name, "tag:"); isTag {
 				v, has := in.tags[k]

@@ -102,6 +102,7 @@ type Server struct {
 	capacity  map[string]int      // zone -> instances it can still place; absent = unlimited
 	limit     int                 // live instances allowed; <0 = unlimited
 	drops     map[string]int      // action -> responses still to drop
+	lag       int                 // DescribeInstances answers a new instance is missing from
 }
 
 // Call is one request the server got.
@@ -285,6 +286,16 @@ func (s *Server) DropNext(action string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drops[action] += n
+}
+
+// DelayVisibility makes instances launched from now on missing from the
+// next n DescribeInstances answers, as EC2's eventual consistency does
+// right after RunInstances: a filtered listing leaves them out, and asking
+// for one by ID gives InvalidInstanceID.NotFound. 0 turns it off.
+func (s *Server) DelayVisibility(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag = max(n, 0)
 }
 
 // ServeHTTP answers one Query API request.

@@ -344,3 +344,19 @@ func TestSettleMovesStatesOn(t *testing.T) {
 		t.Fatalf("Purge kept the terminated instance")
 	}
 }
+
+func TestDelayVisibilityHidesNewInstancesFromDescribeInstances(t *testing.T) {
+	srv, _ := newServer(t, ec2test.Options{})
+	srv.DelayVisibility(2)
+	do(t, srv, request{form: ec2Form("RunInstances", "ImageId", "ami-0123456789abcdef0", "MinCount", "1", "MaxCount", "1")})
+	id := srv.Instances()[0].ID
+	if _, body := do(t, srv, request{form: ec2Form("DescribeInstances")}); strings.Contains(body, id) {
+		t.Fatalf("the first listing shows the new instance:\n%s", body)
+	}
+	if status, body := do(t, srv, request{form: ec2Form("DescribeInstances", "InstanceId.1", id)}); status != 400 || errorCode(body) != "InvalidInstanceID.NotFound" {
+		t.Fatalf("the second, by ID: %d %s, want InvalidInstanceID.NotFound", status, errorCode(body))
+	}
+	if _, body := do(t, srv, request{form: ec2Form("DescribeInstances")}); !strings.Contains(body, id) {
+		t.Fatalf("the third listing still hides the instance:\n%s", body)
+	}
+}
