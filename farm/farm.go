@@ -38,8 +38,11 @@ type Options struct {
 	// added with [Farm.AddHook].
 	Hooks []Hook
 	// CommandRunner runs the "command" health checks; roles with such
-	// checks need it.
+	// checks need it. With Scripting set, nil means over SSH.
 	CommandRunner CommandRunner
+	// Scripting turns on scripts bound to events, [Farm.ExecuteScript],
+	// [Farm.Exec] and SSH command checks; nil means no scripts.
+	Scripting *ScriptingOptions
 	// SSHPublicKey is an authorized_keys line installed on every server
 	// launched (provider.LaunchSpec.SSHPublicKey).
 	SSHPublicKey string
@@ -90,6 +93,7 @@ type Farm struct {
 	changed     chan struct{} // closed and replaced on every change
 	healthWake  chan struct{}
 	hooks       []Hook
+	scripts     *scriptEngine // nil without Options.Scripting
 	bgCount     int
 	cloudLive   int // servers with the farm tag the last listing showed not gone
 	lastErr     string
@@ -182,6 +186,10 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("farm", spec.Name)
+	scripts, err := newScriptEngine(spec, p, &o, log) // see scripts_engine.go
+	if err != nil {
+		return nil, err
+	}
 	f := &Farm{
 		spec:       spec.Clone(),
 		p:          p,
@@ -217,6 +225,9 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		return nil, err
 	}
 	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
+	if scripts != nil {
+		scripts.start(f)
+	}
 	for _, h := range o.Hooks {
 		f.AddHook(h)
 	}

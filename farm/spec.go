@@ -73,6 +73,9 @@ type RoleSpec struct {
 	UserData string `yaml:"user_data,omitempty"`
 	// Variables are role-level script variables.
 	Variables map[string]string `yaml:"variables,omitempty"`
+	// Scripts bind scripts of the scripting library to events; see
+	// [ScriptBinding] for which events fire them and where they run.
+	Scripts []ScriptBinding `yaml:"scripts,omitempty"`
 	// Tags are put on every server of the role, next to farmhand's own
 	// tags. Keys must not start with "farmhand:".
 	Tags map[string]string `yaml:"tags,omitempty"`
@@ -213,6 +216,7 @@ func (r RoleSpec) clone() RoleSpec {
 	r.Variables = maps.Clone(r.Variables)
 	r.Tags = maps.Clone(r.Tags)
 	r.HealthChecks = slices.Clone(r.HealthChecks)
+	r.Scripts = cloneBindings(r.Scripts)
 	return r
 }
 

@@ -130,6 +130,7 @@ func (v *validator) spec(s Spec) {
 		v.role(path, r)
 	}
 	v.dependencies(s.Roles)
+	v.scriptBindings(s.Roles)
 }
 
 func (v *validator) role(path string, r RoleSpec) {
