@@ -35,7 +35,7 @@ var bindKeys = []bindtest.Key{
 	{Name: "key-md5", Algorithm: "hmac-md5"},
 }
 
-func bind(t *testing.T) *bindtest.Server {
+func bind(t testing.TB) *bindtest.Server {
 	t.Helper()
 	bindtest.RequireNamed(t)
 	shared.once.Do(func() {
