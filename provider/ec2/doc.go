@@ -65,6 +65,16 @@
 // InvalidInstanceID.NotFound message; without names the driver goes one by
 // one).
 //
+// # Eventual consistency
+//
+// EC2's API is eventually consistent: for a few seconds after
+// RunInstances, DescribeInstances may leave a new instance out of a
+// filtered listing, and Get of its ID may give NotFound; a terminated
+// instance stays listed, in StateTerminated, for about an hour and is
+// NotFound after. The farm copes by remembering its own launches by token
+// until a listing shows them (internal/ec2test's DelayVisibility knob
+// reproduces the lag in tests).
+//
 // # Errors
 //
 // Every error is a [*provider.Error]; its Code comes from the API error

@@ -133,3 +133,21 @@ func TestFarmSteersAwayFromAZoneWithoutCapacity(t *testing.T) {
 		t.Errorf("avoided zones %v, want [%s]", st.AvoidedZones, full)
 	}
 }
+
+func TestFarmDoesNotLaunchAgainWhileEC2ListsNewInstancesLate(t *testing.T) {
+	f, srv, clk := farmOverEC2(t, nil)
+	srv.DelayVisibility(3)
+	if err := f.SetDesired("app", 12); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		tick(t, f, clk)
+		srv.Settle()
+	}
+	if n := len(srv.Instances()); n != 12 {
+		t.Fatalf("%d instances at EC2 after 5 ticks with listings 3 answers late, want 12", n)
+	}
+	if n := srv.Count("RunInstances"); n > len(srv.Options().Zones) {
+		t.Fatalf("%d RunInstances calls, want at most one per zone", n)
+	}
+}

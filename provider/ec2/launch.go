@@ -96,11 +96,12 @@ func (p *Provider) Launch(ctx context.Context, spec provider.LaunchSpec) ([]prov
 	out, err := p.ec2.RunInstances(ctx, in)
 	if err != nil {
 		err = wrap(op, launchWhat(spec), err)
-		if provider.CodeOf(err) == provider.NotFound {
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.Code == provider.NotFound {
 			// The spec names a subnet, security group or key pair that
 			// does not exist: the launch's arguments are wrong, no server
 			// is missing.
-			err.(*provider.Error).Code = provider.InvalidArgument
+			pe.Code = provider.InvalidArgument
 		}
 		p.log.WarnContext(ctx, "launch failed", "zone", spec.Zone, "count", spec.Count, "token", spec.Token, "code", provider.CodeOf(err).String(), "api_code", apiCode(err))
 		return nil, err

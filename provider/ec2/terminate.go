@@ -43,7 +43,7 @@ func (p *Provider) terminateBatch(ctx context.Context, ids []string) error {
 	for len(ids) > 0 {
 		_, err := p.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids})
 		if err == nil {
-			p.log.InfoContext(ctx, "terminating", "count", len(ids), "ids", ids)
+			p.log.InfoContext(ctx, "terminating", "count", len(ids), "ids", summary(ids))
 			return nil
 		}
 		if !unknownInstance(err) {
