@@ -239,6 +239,39 @@ func clip(s string) string {
 	return s
 }
 
+// String and GoString keep the password out of printed options and
+// updaters (%v, %+v and %#v all use them).
+func (o DNSMadeEasyOptions) String() string {
+	return fmt.Sprintf("dnsmadeeasy options (user %q, %d records, password not shown)", o.Username, len(o.Records))
+}
+
+// GoString is String.
+func (o DNSMadeEasyOptions) GoString() string { return o.String() }
+
+// String describes the options without the password.
+func (o DynDNS2Options) String() string {
+	return fmt.Sprintf("dyndns2 options (%s, user %q, password not shown)", o.BaseURL, o.Username)
+}
+
+// GoString is String.
+func (o DynDNS2Options) GoString() string { return o.String() }
+
+// String describes the updater without its password.
+func (d DNSMadeEasy) String() string {
+	return fmt.Sprintf("dnsmadeeasy updater (%s, user %q, %d records)", d.dyn.endpoint(d.base), d.username, len(d.records))
+}
+
+// GoString is String.
+func (d DNSMadeEasy) GoString() string { return d.String() }
+
+// String describes the updater without its password.
+func (d DynDNS2) String() string {
+	return fmt.Sprintf("dyndns2 updater (%s, user %q)", d.dyn.endpoint(d.base), d.username)
+}
+
+// GoString is String.
+func (d DynDNS2) GoString() string { return d.String() }
+
 func unsupportedDelete(op, name, typ, service string) error {
 	return &Error{Kind: ErrConfig, Op: op, Name: name, Type: typ, Server: service,
 		Err: fmt.Errorf("%s cannot delete records: %w", service, errors.ErrUnsupported)}

@@ -369,4 +369,29 @@ func TestNewHTTPUpdatersCheckTheirOptions(t *testing.T) {
 	}
 }
 
+func TestPrintedUpdatersAndOptionsHideSecrets(t *testing.T) {
+	dmeOpts := DNSMadeEasyOptions{Username: "u", Password: dmePassword, Records: map[string]string{"db.example.test": "1"}}
+	dynOpts := DynDNS2Options{BaseURL: "https://members.example", Username: "u", Password: dyn2Password}
+	d, err := NewDNSMadeEasy(dmeOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := NewDynDNS2(dynOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRFC2136(RFC2136Options{Server: "127.0.0.1:53", Key: &TSIGKey{Name: "k", Secret: stubSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []any{dmeOpts, &dmeOpts, dynOpts, d, *d, y, *y, r} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			text := sprintf(verb, v)
+			if strings.Contains(text, dmePassword) || strings.Contains(text, dyn2Password) || strings.Contains(text, stubSecret) {
+				t.Errorf("%s of %T shows a secret: %s", verb, v, text)
+			}
+		}
+	}
+}
+
 func second[T any](_ T, err error) error { return err }

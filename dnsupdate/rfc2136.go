@@ -40,9 +40,13 @@ type RFC2136Options struct {
 	Backoff  time.Duration
 	// Dial opens the TCP connections; nil means a net.Dialer.
 	Dial DialFunc
-	// Clock gives the TSIG signing time and times the back-off; nil
-	// means the real clock.
+	// Clock times the back-off; nil means the real clock.
 	Clock clock.Clock
+	// SigningTime gives the TSIG signing time; nil means time.Now. It is
+	// not taken from Clock on purpose: servers refuse a signature more
+	// than Fudge seconds from their own clock (BADTIME), so a simulated
+	// clock must not sign. Tests set it to check clock-skew handling.
+	SigningTime func() time.Time
 	// Logger receives one entry per update and per retry; nil discards.
 	// Keys never appear in it.
 	Logger *slog.Logger
@@ -64,6 +68,7 @@ type RFC2136 struct {
 	timeout  time.Duration
 	dial     DialFunc
 	clock    clock.Clock
+	signTime func() time.Time
 	logger   *slog.Logger
 	retrier  retrier
 	zoneMu   sync.Mutex
@@ -81,13 +86,17 @@ func NewRFC2136(opts RFC2136Options) (*RFC2136, error) {
 		return nil, fmt.Errorf("dnsupdate: rfc2136: server %q: want host:port: %v", opts.Server, err)
 	}
 	u := &RFC2136{
-		server:  opts.Server,
-		fudge:   opts.Fudge,
-		timeout: opts.Timeout,
-		dial:    opts.Dial,
-		clock:   clock.Or(opts.Clock),
-		logger:  orDiscard(opts.Logger),
-		zoneOf:  map[string]string{},
+		server:   opts.Server,
+		fudge:    opts.Fudge,
+		timeout:  opts.Timeout,
+		dial:     opts.Dial,
+		clock:    clock.Or(opts.Clock),
+		signTime: opts.SigningTime,
+		logger:   orDiscard(opts.Logger),
+		zoneOf:   map[string]string{},
+	}
+	if u.signTime == nil {
+		u.signTime = time.Now
 	}
 	if u.fudge == 0 {
 		u.fudge = DefaultFudge
@@ -113,6 +122,14 @@ func NewRFC2136(opts RFC2136Options) (*RFC2136, error) {
 	u.retrier = newRetrier(opts.Attempts, opts.Backoff, u.clock, u.logger)
 	return u, nil
 }
+
+// String describes the updater without its key's secret.
+func (u *RFC2136) String() string {
+	return fmt.Sprintf("rfc2136 updater (%s, zone %q, key %s)", u.server, u.zone, orNone(u.keyLabel))
+}
+
+// GoString is String.
+func (u *RFC2136) GoString() string { return u.String() }
 
 // Server returns the server's address.
 func (u *RFC2136) Server() string { return u.server }
@@ -214,7 +231,7 @@ func (u *RFC2136) message(zone string, rs RecordSet, prev []string, cas bool) (*
 	}
 	if u.signer != nil {
 		// TSIG must be the last record; exchange signs it once.
-		m.SetTsig(u.signer.name, u.signer.algorithm, u.fudge, u.clock.Now().Unix())
+		m.SetTsig(u.signer.name, u.signer.algorithm, u.fudge, u.signTime().Unix())
 	}
 	return m, nil
 }

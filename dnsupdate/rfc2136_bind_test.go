@@ -259,8 +259,8 @@ func TestRFC2136ConfigurationErrorsAreNotRetried(t *testing.T) {
 
 func TestRFC2136ReportsClockSkewFromBADTIME(t *testing.T) {
 	s := bind(t)
-	past := clock.NewFake(time.Now().Add(-time.Hour))
-	u, dial := newBindUpdater(t, s, func(o *RFC2136Options) { o.Clock = past })
+	anHourAgo := func() time.Time { return time.Now().Add(-time.Hour) }
+	u, dial := newBindUpdater(t, s, func(o *RFC2136Options) { o.SigningTime = anHourAgo })
 	err := u.Set(ctxT(t, 10*time.Second), RecordSet{Name: "skewed.farm.test", Type: "A", Values: []string{"10.6.0.1"}})
 	if !errors.Is(err, ErrClockSkew) || !strings.Contains(err.Error(), "BADTIME") {
 		t.Fatalf("signed an hour ago: %v; want ErrClockSkew from NOTAUTH/BADTIME", err)
@@ -270,6 +270,13 @@ func TestRFC2136ReportsClockSkewFromBADTIME(t *testing.T) {
 	}
 	if n := dial.n.Load(); n != 1 {
 		t.Errorf("%d attempts; want 1", n)
+	}
+
+	// A simulated clock times the back-off but does not sign.
+	simulated := clock.NewFake(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+	u, _ = newBindUpdater(t, s, func(o *RFC2136Options) { o.Clock = simulated })
+	if err := u.Set(ctxT(t, 10*time.Second), RecordSet{Name: "skewed.farm.test", Type: "A", Values: []string{"10.6.0.2"}}); err != nil {
+		t.Errorf("with a simulated clock in 2000: %v; want the real time to sign", err)
 	}
 }
 
@@ -314,8 +321,8 @@ func TestSecretsNeverAppearInErrorsOrLogs(t *testing.T) {
 			u.Set(ctx, RecordSet{Name: "db.other.test", Type: "A", Values: []string{"10.8.0.1"}}),
 			u.Delete(ctx, "secret.farm.test", "A"))
 	}
-	past := clock.NewFake(time.Now().Add(-time.Hour))
-	u, _ := newBindUpdater(t, s, func(o *RFC2136Options) { o.Clock = past; o.Logger = logs.logger() })
+	anHourAgo := func() time.Time { return time.Now().Add(-time.Hour) }
+	u, _ := newBindUpdater(t, s, func(o *RFC2136Options) { o.SigningTime = anHourAgo; o.Logger = logs.logger() })
 	errs = append(errs, u.Set(ctxT(t, 5*time.Second), RecordSet{Name: "secret.farm.test", Type: "A", Values: []string{"10.8.0.1"}}))
 	_, err := NewRFC2136(RFC2136Options{Server: s.Addr, Key: &TSIGKey{Name: "k", Secret: "not base64 " + s.Keys[0].Secret}})
 	errs = append(errs, err)
