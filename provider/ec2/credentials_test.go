@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -172,6 +173,40 @@ func TestDefaultCredentialChainFromEnvironment(t *testing.T) {
 	zones, err := p.Zones(context.Background())
 	if err != nil || len(zones) != 3 {
 		t.Fatalf("Zones with the environment's credentials: %v, %v", zones, err)
+	}
+}
+
+func TestProfileFromTheSharedFiles(t *testing.T) {
+	srv := ec2test.New(t, nil)
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "config")
+	credsFile := filepath.Join(dir, "credentials")
+	writeFile(t, configFile, "[profile farm]\nregion = "+ec2test.DefaultRegion+"\n")
+	writeFile(t, credsFile, "[farm]\naws_access_key_id = "+ec2test.DefaultAccessKeyID+"\naws_secret_access_key = "+ec2test.DefaultSecretAccessKey+"\n")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", configFile)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credsFile)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	p, err := ec2.New(context.Background(), ec2.Options{Profile: "farm", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatalf("New with profile farm: %v", err)
+	}
+	if p.Region() != ec2test.DefaultRegion {
+		t.Fatalf("region %q, want the profile's %q", p.Region(), ec2test.DefaultRegion)
+	}
+	if _, err := p.Zones(context.Background()); err != nil {
+		t.Fatalf("Zones with the profile's credentials: %v", err)
+	}
+	_, err = ec2.New(context.Background(), ec2.Options{Profile: "nope", Endpoint: srv.URL})
+	expectCode(t, err, provider.InvalidArgument)
+}
+
+func writeFile(t *testing.T, name, text string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

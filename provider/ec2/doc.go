@@ -15,7 +15,8 @@
 // Without [Options].AWSConfig, New loads the SDK's default chain with
 // config.LoadDefaultConfig: the environment (AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared files
-// (~/.aws/credentials and ~/.aws/config, profile AWS_PROFILE), SSO, web
+// (~/.aws/credentials and ~/.aws/config, profile [Options].Profile or
+// AWS_PROFILE), SSO, web
 // identity (EKS), and the instance's or task's IAM role. The region is
 // [Options].Region, else AWS_REGION or AWS_DEFAULT_REGION, else the
 // profile's; New fails with InvalidArgument when there is none.

@@ -41,6 +41,10 @@ type Options struct {
 	// AWSConfig is used instead of loading the default credential chain
 	// with config.LoadDefaultConfig. New copies it.
 	AWSConfig *aws.Config
+	// Profile names the shared-config profile (~/.aws/config and
+	// ~/.aws/credentials) to load when AWSConfig is nil; empty means
+	// AWS_PROFILE, else "default".
+	Profile string
 
 	// KeyNamePrefix starts the names of the key pairs the driver imports;
 	// the rest is derived from the key's fingerprint.
@@ -98,10 +102,14 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	if opts.AWSConfig != nil {
 		cfg = opts.AWSConfig.Copy()
 	} else {
+		var load []func(*config.LoadOptions) error
+		if opts.Profile != "" {
+			load = append(load, config.WithSharedConfigProfile(opts.Profile))
+		}
 		var err error
-		cfg, err = config.LoadDefaultConfig(ctx)
+		cfg, err = config.LoadDefaultConfig(ctx, load...)
 		if err != nil {
-			return nil, provider.NewError(provider.InvalidArgument, op, fmt.Errorf("loading the AWS configuration: %w", err))
+			return nil, provider.NewError(provider.InvalidArgument, op, fmt.Errorf("loading the AWS configuration (profile %q): %w", opts.Profile, err))
 		}
 	}
 	if opts.Region != "" {
