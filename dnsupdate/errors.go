@@ -107,6 +107,15 @@ func KindOf(err error) error {
 // tried again later: only ErrUnavailable.
 func Retryable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
+// attemptsOf returns the attempts recorded in err's *Error, or 1.
+func attemptsOf(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.Attempts > 1 {
+		return e.Attempts
+	}
+	return 1
+}
+
 // invalidf returns an ErrInvalid *Error.
 func invalidf(op string, format string, args ...any) *Error {
 	return &Error{Kind: ErrInvalid, Op: op, Err: fmt.Errorf(format, args...)}

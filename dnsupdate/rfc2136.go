@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -155,7 +156,24 @@ func (u *RFC2136) SetIf(ctx context.Context, rs RecordSet, prev []string) error 
 	if err != nil {
 		return err
 	}
-	return u.update(ctx, op, n, p, true)
+	err = u.update(ctx, op, n, p, true)
+	if errors.Is(err, ErrPrecondition) && attemptsOf(err) > 1 && u.serves(ctx, n) {
+		// An earlier attempt was applied but its answer lost; the
+		// retry then found our own change in place of prev.
+		u.logger.LogAttrs(ctx, slog.LevelInfo, "dns update applied by an earlier attempt", slog.String("op", op),
+			slog.String("name", n.Name), slog.String("type", n.Type))
+		return nil
+	}
+	return err
+}
+
+// serves reports whether the server already holds exactly rs's values.
+func (u *RFC2136) serves(ctx context.Context, rs RecordSet) bool {
+	r, err := query(ctx, u.dial, u.server, rs.Name, dns.StringToType[rs.Type], u.timeout)
+	if err != nil || r.Rcode != dns.RcodeSuccess || !r.Authoritative {
+		return false
+	}
+	return slices.Equal(valuesOf(r, rs.Name, rs.Type), rs.Values)
 }
 
 // Delete removes the set. The server answers NOERROR for a set that does

@@ -289,3 +289,51 @@ func TestParseBINDKeyReadsTsigKeygenOutput(t *testing.T) {
 		t.Errorf("bad secret: %v; want an error that does not quote it", err)
 	}
 }
+
+func TestRFC2136SwapWhoseAnswerWasLostIsNotReportedAsRefused(t *testing.T) {
+	// The server applies the first update but never answers it (the
+	// answer is lost); the retry then fails its prerequisite, since the
+	// set no longer holds prev. A query shows the change is in place.
+	var mu sync.Mutex
+	updates := 0
+	current := []string{"10.0.0.1"}
+	s := startStub(t, map[string]string{"farm-key.": stubSecret}, func(w dns.ResponseWriter, req *dns.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		m := new(dns.Msg)
+		if req.Opcode == dns.OpcodeUpdate {
+			updates++
+			if updates == 1 {
+				current = []string{"10.0.0.2"}
+				return // no answer
+			}
+			m.SetRcode(req, dns.RcodeNXRrset)
+			m.SetTsig("farm-key.", dns.HmacSHA256, 300, time.Now().Unix())
+			_ = w.WriteMsg(m)
+			return
+		}
+		m.SetReply(req)
+		m.Authoritative = true
+		for _, ip := range current {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: req.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.ParseIP(ip)})
+		}
+		_ = w.WriteMsg(m)
+	})
+	u, _ := stubUpdater(t, s.Addr, func(o *RFC2136Options) { o.Timeout = 100 * time.Millisecond })
+	err := u.SetIf(ctxT(t, 10*time.Second), RecordSet{Name: "db.farm.test", Type: "A", Values: []string{"10.0.0.2"}}, []string{"10.0.0.1"})
+	if err != nil {
+		t.Fatalf("err = %v; want success: the first attempt was applied", err)
+	}
+	mu.Lock()
+	if updates != 2 {
+		t.Errorf("%d updates; want 2", updates)
+	}
+	// A refusal on the first attempt stays a refusal even if the set
+	// happens to hold the wanted values.
+	updates = 1
+	mu.Unlock()
+	err = u.SetIf(ctxT(t, 10*time.Second), RecordSet{Name: "db.farm.test", Type: "A", Values: []string{"10.0.0.2"}}, []string{"10.0.0.1"})
+	if !errors.Is(err, ErrPrecondition) {
+		t.Errorf("first-attempt refusal: %v; want ErrPrecondition", err)
+	}
+}

@@ -159,7 +159,17 @@ func (r *Route53) SetIf(ctx context.Context, rs RecordSet, prev []string) error 
 		changes = append(changes, types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: cur})
 	}
 	changes = append(changes, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: toR53(n)})
-	return r.change(ctx, op, n, changes)
+	err = r.change(ctx, op, n, changes)
+	if errors.Is(err, ErrPrecondition) && attemptsOf(err) > 1 {
+		// An earlier attempt may have been applied with its answer
+		// lost; then the retry found our own change in place of prev.
+		if now, rerr := r.current(ctx, op, n.Name, n.Type); rerr == nil && now != nil && SameValues(n.Type, valuesOfR53(now), n.Values) {
+			r.logger.LogAttrs(ctx, slog.LevelInfo, "dns update applied by an earlier attempt", slog.String("op", op),
+				slog.String("name", n.Name), slog.String("type", n.Type))
+			return nil
+		}
+	}
+	return err
 }
 
 // Delete reads the set (Route 53 deletes only with the exact current TTL
@@ -317,6 +327,11 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 		}
 		return e
 	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		switch code := api.ErrorCode(); code {
@@ -329,7 +344,7 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 			e.Kind = ErrConfig
 			if strings.Contains(api.ErrorMessage(), "Signature expired") || strings.Contains(api.ErrorMessage(), "too skewed") {
 				e.Kind = ErrClockSkew
-			} else if api.ErrorFault() == smithy.FaultServer {
+			} else if api.ErrorFault() == smithy.FaultServer || status >= 500 || status == http.StatusTooManyRequests {
 				e.Kind = ErrUnavailable
 			}
 		}
@@ -340,8 +355,7 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 		}
 		return e
 	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) && re.HTTPStatusCode() < 500 && re.HTTPStatusCode() != http.StatusTooManyRequests {
+	if status != 0 && status < 500 && status != http.StatusTooManyRequests {
 		e.Kind = ErrConfig
 		return e
 	}

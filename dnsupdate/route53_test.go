@@ -69,6 +69,7 @@ type fakeRoute53 struct {
 	changes      map[string]int // change id → GetChange calls left before INSYNC
 	pendingPolls int
 	failNext     []string // error codes for the next requests
+	loseAnswer   int      // change batches to apply and then answer 503
 	afterList    func(f *fakeRoute53)
 }
 
@@ -243,6 +244,11 @@ func (f *fakeRoute53) changeBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.sets = next
+	if f.loseAnswer > 0 {
+		f.loseAnswer--
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	id := "C" + strconv.Itoa(len(f.batches))
 	f.changes[id] = f.pendingPolls
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
@@ -431,6 +437,17 @@ func TestRoute53CompareAndSwap(t *testing.T) {
 		}
 		if s, _ := f.get("db.example.test.", "A"); s.Values[0] != "10.0.0.3" {
 			t.Errorf("the other controller's set was clobbered: %+v", s)
+		}
+	})
+	t.Run("a swap applied by an attempt whose answer was lost succeeds", func(t *testing.T) {
+		f := newFakeRoute53(t)
+		f.put(cur)
+		f.loseAnswer = 1
+		if err := f.updater(t, nil).SetIf(ctxT(t, 10*time.Second), set("10.0.0.2"), []string{"10.0.0.1"}); err != nil {
+			t.Fatalf("err = %v; want success", err)
+		}
+		if len(f.batches) != 2 {
+			t.Errorf("%d batches; want the applied one and the refused retry", len(f.batches))
 		}
 	})
 	t.Run("an empty prev creates only when absent", func(t *testing.T) {
