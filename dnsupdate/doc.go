@@ -90,7 +90,9 @@
 // set and sends one batch that DELETEs exactly what it read and CREATEs the
 // new set; Route 53 rejects the whole batch when the DELETE no longer
 // matches. [Memory] compares under its lock. The HTTP updaters have no
-// compare-and-swap.
+// compare-and-swap. When an attempt timed out and the retry is refused, the
+// updaters read the set: if it already holds the new values, the first
+// attempt was applied and its answer lost, and SetIf succeeds.
 //
 // A CNAME cannot share its name with other data; Set refuses to create one
 // next to an A or AAAA set (and the reverse) with ErrPrecondition, rather
