@@ -95,4 +95,3 @@ func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
 		t.Fatalf("dialled %v, want the servers' private addresses", dialled)
 	}
 }
-
