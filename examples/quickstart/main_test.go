@@ -1,0 +1,34 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestQuickstartRunsScriptsAndPrintsTheLog(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var out strings.Builder
+	if err := run(&out); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		`HostInit script "db-setup" v1 on db/i-000001: exit 0: creating database shop on i-000001`,
+		`HostUp script "hello" v1 on app/`,
+		`: exit 0: I am a app | farm quickstart server 1 at 10.0.0.`,
+		`: exit 0: I am a app | farm quickstart server 2 at 10.0.0.`,
+		`Manual script "report" v1 on app/`,
+		`report on role app: 2 ok of 2`,
+		`FarmTerminated`,
+		`scripting log of farm "quickstart" (5 entries, oldest first):`,
+		`HostInit db-setup v1 on db/i-000001: exit 0: creating database shop on i-000001`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out.String())
+	}
+}
