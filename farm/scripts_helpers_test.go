@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/farmhand/farmhand/provider/fake"
 	"github.com/farmhand/farmhand/scripting"
 )
@@ -28,6 +30,7 @@ type scriptRig struct {
 // farm with scripting on. tune may change the scripting options.
 func newScriptRig(t *testing.T, spec Spec, scripts map[string]string, tune func(*Options)) *scriptRig {
 	t.Helper()
+	noLeaks(t)
 	lib := scripting.NewLibrary(nil)
 	for _, name := range sortedKeys(scripts) {
 		if _, err := lib.Save(scripting.Script{Name: name, Body: scripts[name]}); err != nil {
@@ -88,6 +91,14 @@ func outputs(es []scripting.LogEntry) []string {
 		out = append(out, fmt.Sprintf("%s/%s: %s", e.Role, e.Server, strings.TrimSpace(e.Stdout)))
 	}
 	return out
+}
+
+// noLeaks checks, after the test's other cleanups, that the test left no
+// goroutine running: script runs, SSH connections and subscribers end
+// with the farm.
+func noLeaks(t *testing.T) {
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
 // dialCounter counts the TCP connections the executor opens.

@@ -29,6 +29,7 @@ func (k oneHostKey) HostKeys(context.Context, string) ([]string, error) {
 // (10.0.0.x:22) are dialled at the sshd instead, and the sshd's host key is
 // what the farm's host key source reports, so the host key check is real.
 func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
+	noLeaks(t)
 	sshd := sshdtest.Start(t, nil)
 	hk, err := scripting.NewHostKeys(&scripting.HostKeysOptions{
 		Source: oneHostKey(strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshd.HostKeys[0])))),
