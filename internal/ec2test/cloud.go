@@ -218,7 +218,10 @@ func (s *Server) Settle() {
 		case "pending":
 			in.state = "running"
 			in.publicIP = s.publicIP(in)
-			in.hostKey = newHostKey()
+			in.hostKey = s.opts.HostKey
+			if in.hostKey == "" {
+				in.hostKey = newHostKey()
+			}
 			in.console = bootConsole(in)
 		case "shutting-down":
 			in.state = "terminated"

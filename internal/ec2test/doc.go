@@ -60,6 +60,11 @@
 //   - [Server.DelayVisibility]: new instances are missing from the next N
 //     DescribeInstances answers (EC2's eventual consistency).
 //   - [Server.SetState], [Server.SetConsoleOutput], [Server.AddLoadBalancer].
+//   - [Options].LoopbackIPs and [Options].HostKey: instances get 127.1.x.y
+//     addresses and all print one given host key, so that one test sshd
+//     listening on 0.0.0.0 stands in for every instance and a client
+//     pinning the console's key reaches it (examples/webfarm-ec2 runs its
+//     scripts this way).
 //
 // [Server.Count] and [Server.Calls] tell how many requests of each action
 // the server got, with their parameters and the SDK's attempt number, so

@@ -50,6 +50,12 @@ type Options struct {
 	// instance. Otherwise private IPs are in 10.0.0.0/16 and running
 	// instances get a public IP in 198.18.0.0/15.
 	LoopbackIPs bool
+	// HostKey, when set, is the host key (an authorized_keys line) every
+	// instance's console prints, such as the key of the one test sshd that
+	// answers for all LoopbackIPs instances, so that a client pinning the
+	// console's key really reaches that sshd. Empty means a new ed25519 key
+	// per instance.
+	HostKey string
 	// Now is the server's clock for launch and snapshot times; nil means
 	// time.Now.
 	Now func() time.Time

@@ -3,6 +3,7 @@ package ec2test_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -358,5 +359,26 @@ func TestDelayVisibilityHidesNewInstancesFromDescribeInstances(t *testing.T) {
 	}
 	if _, body := do(t, srv, request{form: ec2Form("DescribeInstances")}); !strings.Contains(body, id) {
 		t.Fatalf("the third listing still hides the instance:\n%s", body)
+	}
+}
+
+func TestHostKeyOptionIsPrintedOnEveryConsole(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedKeyOfTheOneTestSshdXXXXXXXXXXXXXXXXXX"
+	srv, _ := newServer(t, ec2test.Options{LoopbackIPs: true, HostKey: key})
+	do(t, srv, request{form: ec2Form("RunInstances", "ImageId", "ami-0123456789abcdef0", "MinCount", "2", "MaxCount", "2")})
+	srv.Settle()
+	for _, in := range srv.Instances() {
+		if in.HostKey != key || !strings.HasPrefix(in.PrivateIP, "127.1.") || in.PublicIP != "" {
+			t.Fatalf("instance %s: host key %q, IPs %q/%q; want the option's key on a 127.1.x.y address and no public IP", in.ID, in.HostKey, in.PrivateIP, in.PublicIP)
+		}
+		_, body := do(t, srv, request{form: ec2Form("GetConsoleOutput", "InstanceId", in.ID)})
+		m := regexp.MustCompile(`<output>([^<]*)</output>`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("GetConsoleOutput of %s has no output: %s", in.ID, body)
+		}
+		console, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil || !strings.Contains(string(console), "-----BEGIN SSH HOST KEY KEYS-----\r\n"+key+" root@") {
+			t.Fatalf("console of %s does not print the option's key (%v):\n%s", in.ID, err, console)
+		}
 	}
 }

@@ -42,9 +42,14 @@ func (sv *server) settle(s *Server, now time.Time) {
 		sv.TaskState, sv.Updated = "spawning", now
 	case sv.Status == "BUILD" || sv.Status == "REBOOT" || sv.Status == "HARD_REBOOT":
 		sv.Status, sv.VMState, sv.TaskState, sv.Updated = "ACTIVE", "active", "", now
-		if sv.PrivateIP == "" {
+		if sv.PrivateIP == "" && s.opts.LoopbackIPs {
+			sv.PrivateIP = fmt.Sprintf("127.2.%d.%d", sv.index/250%256, sv.index%250+1)
+		} else if sv.PrivateIP == "" {
 			sv.PrivateIP = fmt.Sprintf("10.%d.%d.%d", 176+sv.index/65536%16, sv.index/256%256, sv.index%256)
 			sv.PublicIP = fmt.Sprintf("198.51.%d.%d", 100+sv.index/256%28, sv.index%256)
+		}
+		if sv.HostKey == "" {
+			sv.HostKey = s.opts.HostKey
 		}
 		if sv.HostKey == "" {
 			sv.HostKey = newHostKey()
@@ -387,8 +392,10 @@ func (s *Server) serverJSON(region string, sv *server) map[string]any {
 	access := ""
 	if sv.PrivateIP != "" {
 		addresses["private"] = []any{map[string]any{"addr": sv.PrivateIP, "version": 4, "OS-EXT-IPS:type": "fixed"}}
-		addresses["public"] = []any{map[string]any{"addr": sv.PublicIP, "version": 4, "OS-EXT-IPS:type": "fixed"}}
 		access = sv.PublicIP
+	}
+	if sv.PublicIP != "" {
+		addresses["public"] = []any{map[string]any{"addr": sv.PublicIP, "version": 4, "OS-EXT-IPS:type": "fixed"}}
 	}
 	var task any
 	if sv.TaskState != "" {

@@ -44,6 +44,11 @@
 //   - [Server.ExpireTokens]: revoke every token, forcing re-authentication.
 //   - [Options].NoAvailabilityZones: a cloud without availability zones, as
 //     Rackspace's public cloud is.
+//   - [Options].LoopbackIPs and [Options].HostKey: servers get 127.2.x.y
+//     addresses and all print one given host key, so that one test sshd
+//     listening on 0.0.0.0 stands in for every server and a client pinning
+//     the console's key reaches it (examples/rackspace runs its scripts
+//     this way).
 //
 // [Server.Calls] counts requests per route ("POST /servers",
 // "GET /servers/detail", ...), so tests can assert how many calls an

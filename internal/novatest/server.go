@@ -51,6 +51,16 @@ type Options struct {
 	// instead of as Nova's regular expression, as a nonconforming cloud
 	// might.
 	ExactNameFilter bool
+	// LoopbackIPs gives servers a private address in 127.2.0.0/16 on the
+	// "private" network and no public address, so that a test sshd
+	// listening on 0.0.0.0 answers for every server. Otherwise private
+	// addresses are in 10.176.0.0/12 and public ones in 198.51.100.0/22.
+	LoopbackIPs bool
+	// HostKey, when set, is the host key (an authorized_keys line) every
+	// server's console prints, such as the key of the one test sshd that
+	// answers for all LoopbackIPs servers. Empty means a new ed25519 key
+	// per server.
+	HostKey string
 	// Now is the server's clock for timestamps; nil means time.Now.
 	Now func() time.Time
 	// Violation is called with a description of every request that breaks

@@ -166,3 +166,38 @@ func TestKeystoneV3IssuesATokenInXSubjectToken(t *testing.T) {
 		t.Fatalf("violations %q", got)
 	}
 }
+
+func TestLoopbackIPsAndHostKeyOptions(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPinnedKeyOfTheOneTestSshdXXXXXXXXXXXXXXXXXX"
+	rec := &recorder{}
+	s := Start(&Options{Violation: rec.add, LoopbackIPs: true, HostKey: key})
+	t.Cleanup(s.Close)
+	token := login(t, s)
+	servers := s.ComputeURL("RegionOne") + "/servers"
+	if status, body, _ := do(t, "POST", servers, token, "application/json",
+		`{"server":{"name":"web","imageRef":"img","flavorRef":"flv","min_count":2,"max_count":2}}`); status != 202 {
+		t.Fatalf("create: HTTP %d %v", status, body)
+	}
+	s.Settle()
+	for _, id := range s.Servers() {
+		if got := s.HostKey(id); got != key {
+			t.Fatalf("server %s prints host key %q, want the option's", id, got)
+		}
+		status, body, _ := do(t, "GET", servers+"/"+id, token, "", "")
+		addrs, _ := body["server"].(map[string]any)["addresses"].(map[string]any)
+		private, _ := addrs["private"].([]any)
+		if status != 200 || len(private) != 1 || addrs["public"] != nil {
+			t.Fatalf("server %s: HTTP %d, addresses %v; want one private address and no public one", id, status, addrs)
+		}
+		if ip := private[0].(map[string]any)["addr"].(string); !strings.HasPrefix(ip, "127.2.") {
+			t.Fatalf("server %s has private address %s, want 127.2.x.y", id, ip)
+		}
+		status, body, _ = do(t, "POST", servers+"/"+id+"/action", token, "application/json", `{"os-getConsoleOutput":{}}`)
+		if out, _ := body["output"].(string); status != 200 || !strings.Contains(out, key) {
+			t.Fatalf("console of %s: HTTP %d %v, want the option's key", id, status, body)
+		}
+	}
+	if got := rec.take(); len(got) != 0 {
+		t.Fatalf("violations %q", got)
+	}
+}
