@@ -30,6 +30,13 @@ import (
 // named in Roles; "farm", every server in service. "In service" means
 // Running: a server that is initialising or leaving is reached only as the
 // triggering server.
+//
+// Blocking bindings (HostInit, BeforeHostUp, BeforeHostTerminate) run
+// inside the farm's hook for the server, before the hooks of
+// Options.Hooks. The others run in the background, one event at a time in
+// the order the farm fired the events: a server's HostUp scripts start
+// after its HostInit scripts have finished, and a long script delays the
+// scripts of later events, never the farm itself.
 type ScriptBinding struct {
 	// Event is a built-in event (HostUp) or the name of a custom event.
 	Event EventType `yaml:"event"`

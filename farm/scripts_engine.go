@@ -201,13 +201,19 @@ func (e *scriptEngine) start(f *Farm) {
 // checked when the event fires, before anything runs.
 var knownParams = map[EventType][]string{
 	BeforeInstanceLaunch: {"count", "indexes"},
-	HostInit:             nil, BeforeHostUp: nil, HostUp: nil, HostDown: nil, HostInitFailed: nil,
-	BeforeHostTerminate: nil, RebootComplete: nil,
-	IPAddressChanged: {"old_internal_ip", "old_external_ip"},
-	CheckFailed:      {"check", "failures", "error"},
-	CheckRecovered:   {"check", "successes"},
-	FarmLaunched:     nil, FarmTerminated: nil,
-	ScalingDecision: {"from", "to"},
+	HostInit:             nil,
+	BeforeHostUp:         nil,
+	HostUp:               nil,
+	HostDown:             nil,
+	HostInitFailed:       nil,
+	BeforeHostTerminate:  nil,
+	RebootComplete:       nil,
+	IPAddressChanged:     {"old_internal_ip", "old_external_ip"},
+	CheckFailed:          {"check", "failures", "error"},
+	CheckRecovered:       {"check", "successes"},
+	FarmLaunched:         nil,
+	FarmTerminated:       nil,
+	ScalingDecision:      {"from", "to"},
 }
 
 // builtinServerVars are the variables every script has.
