@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/internal/retry"
+	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/scripting"
 )
 
@@ -195,9 +196,10 @@ func (e *scriptEngine) run(ctx context.Context, rs runSpec) (scripting.Summary, 
 }
 
 // unreachable reports whether a connection error may pass as the server
-// finishes booting.
+// finishes booting: sshd not answering yet, host keys not published yet,
+// or the provider too busy to tell them.
 func unreachable(err error) bool {
-	return errors.Is(err, scripting.ErrUnreachable) || errors.Is(err, scripting.ErrHostKeyUnknown)
+	return errors.Is(err, scripting.ErrUnreachable) || errors.Is(err, scripting.ErrHostKeyUnknown) || provider.IsRetryable(err)
 }
 
 func (e *scriptEngine) markReached(id string) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/provider"
+	"github.com/farmhand/farmhand/provider/fake"
 	"github.com/farmhand/farmhand/scripting"
 )
 
@@ -557,5 +558,44 @@ func TestHostKeyPinOfAReusedAddressIsReplaced(t *testing.T) {
 	}
 	if _, err := r.farm.Exec(r.ctx, b.ID, "true"); err != nil {
 		t.Fatalf("the reused address kept the old server's key: %v", err)
+	}
+}
+
+func TestBlockingInitScriptWaitsForAServerThatDoesNotAnswerYet(t *testing.T) {
+	spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 1,
+		Scripts: []ScriptBinding{{Event: HostInit, Script: "install", Blocking: true}}}}}
+	r := newScriptRig(t, spec, map[string]string{"install": "echo installed"}, nil)
+	// The cloud is too busy to tell the new server's host key, twice.
+	r.cloud.FailNext(fake.OpHostKeys, 2, provider.Throttled)
+	if err := r.farm.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.settle()
+	r.clk.Advance(30 * time.Second) // the server boots
+	if err := r.farm.Reconcile(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The hook waits between attempts on the farm's clock.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.running("app")) == 0 && time.Now().Before(deadline) {
+		r.clk.Advance(20 * time.Second)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.settle()
+	if got := r.running("app"); len(got) != 1 || r.rec.count(HostInitFailed) != 0 {
+		t.Fatalf("running %v, %d HostInitFailed\n%s", got, r.rec.count(HostInitFailed), serverLines(r.farm.Servers("")))
+	}
+	es := r.entries(scripting.LogQuery{})
+	if len(es) != 1 || es[0].ExitCode != 0 {
+		t.Fatalf("log %+v, want one successful run (the waiting is not logged)", es)
+	}
+	n := 0
+	for _, c := range r.cloud.Calls() {
+		if c.Op == fake.OpHostKeys {
+			n++
+		}
+	}
+	if n < 3 {
+		t.Fatalf("%d HostKeys calls, want the two failures and a success", n)
 	}
 }
