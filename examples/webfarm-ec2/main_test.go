@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -155,6 +156,40 @@ func TestWithoutCredentialsItSaysWhatItNeedsAndExitsTwo(t *testing.T) {
 				t.Errorf("-region given, yet the message says none:\n%s", errOut)
 			}
 		})
+	}
+}
+
+// TestAWSModeTakesTheEnvironmentsCredentials builds the real run's session
+// from credentials in the environment: nothing is missing, and the farm
+// installs for real, through sudo for a user other than root. Building it
+// makes no API call.
+func TestAWSModeTakesTheEnvironmentsCredentials(t *testing.T) {
+	noAWS(t)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret/never/printed/0123456789abcdefghij")
+	c, err := parseFlags([]string{"-image", "ami-0123456789abcdef0", "-elb", "www", "-ssh-user", "ubuntu"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	s, missing, err := awsSession(context.Background(), c, &out, io.Discard)
+	if err != nil || len(missing) > 0 {
+		t.Fatalf("awsSession: %v, missing %q", err, missing)
+	}
+	if got := s.spec.Variables["install_cmd"]; !strings.Contains(got, "apt-get -y install") || strings.HasPrefix(got, "echo") {
+		t.Errorf("install_cmd %q, want the real apt-get", got)
+	}
+	app, _ := s.spec.Role("app64")
+	if len(app.Scripts) == 0 || app.Scripts[0].RunAs != "root" || app.LoadBalancer != "www" {
+		t.Errorf("app64: scripts %+v, load balancer %q; want scripts run as root through sudo, and the ELB www", app.Scripts, app.LoadBalancer)
+	}
+	if s.spec.Location != "eu-west-1" || s.memoryDNS == nil || !s.opts.Scripting.UsePublicIP {
+		t.Errorf("location %q, memory DNS %v, public IP %v; want eu-west-1, names in memory, logins over public IPs",
+			s.spec.Location, s.memoryDNS != nil, s.opts.Scripting.UsePublicIP)
+	}
+	if strings.Contains(out.String(), "secret/never/printed") {
+		t.Errorf("the output shows the secret key:\n%s", out.String())
 	}
 }
 

@@ -155,7 +155,8 @@ func (s *session) showLoad(ctx context.Context, f *farm.Farm) {
 // showScaling waits for an evaluation of app64's policy that measured the
 // servers (the first ones may find them warming up) and prints its verdict.
 func (s *session) showScaling(ctx context.Context, f *farm.Farm) {
-	interval := s.spec.Roles[1].Scaling.EvaluationInterval
+	app, _ := s.spec.Role("app64")
+	interval := app.Scaling.EvaluationInterval
 	ctx, cancel := context.WithTimeout(ctx, 3*interval+2*time.Second)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
