@@ -116,7 +116,9 @@ func webFarm(s shape) farm.Spec {
 		DNS: []farm.DNSName{{Name: "www." + s.dnsZone, Address: s.lbAddress}},
 	}
 	if s.scripts {
-		db.Scripts = []farm.ScriptBinding{{Event: farm.HostUp, Script: "mysql-install", RunAs: s.runAs, Timeout: 15 * time.Minute}}
+		// Blocking, before the server enters service: db's name moves to
+		// a new master, and NewDBMaster fires, only once MySQL runs there.
+		db.Scripts = []farm.ScriptBinding{{Event: farm.BeforeHostUp, Script: "mysql-install", Blocking: true, RunAs: s.runAs, Timeout: 15 * time.Minute}}
 		app.Scripts = []farm.ScriptBinding{
 			{Event: farm.HostUp, Script: "apache-install", RunAs: s.runAs, Timeout: 10 * time.Minute},
 			// NewDBMaster is farm-wide: app64's binding runs on every

@@ -21,6 +21,10 @@
 // On another OpenStack cloud, set OS_CLOUD (an entry of clouds.yaml) or
 // OS_AUTH_URL and the other OS_* variables instead.
 //
+// Add -crash-db to see the database fail over: the master crashes, a new
+// one is set up, db's name moves to it and the app servers run their
+// reconnect script on NewDBMaster.
+//
 // It launches the farm, prints each script's result as it comes, the DNS
 // names, a load reading over SSH and the scaling policy's verdict, then
 // terminates the farm (with -serve, only when interrupted) and exits. It
@@ -52,6 +56,7 @@ func main() {
 type settings struct {
 	testServers bool
 	noSSHD      bool
+	crashDB     bool
 
 	region, image, flavor string
 	zone                  string
@@ -69,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs := flag.NewFlagSet("rackspace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.testServers, "test-servers", false, "run against a Keystone + Nova test server and a local OpenSSH sshd instead of a cloud")
+	fs.BoolVar(&c.crashDB, "crash-db", false, "with -test-servers: crash the database master once the farm is up, and show the failover")
 	fs.BoolVar(&c.noSSHD, "no-sshd", false, "with -test-servers: run without sshd, hence without scripts, even when it is installed")
 	fs.StringVar(&c.region, "region", "", "region, such as DFW, ORD, IAD, LON (default: OS_REGION_NAME or RAX_REGION, else the account's default)")
 	fs.StringVar(&c.image, "image", "", "image ID of a Debian or Ubuntu image (the scripts use apt-get)")

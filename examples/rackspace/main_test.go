@@ -60,7 +60,7 @@ func TestOnTheTestServersTheScriptsRunOverSSHAndTheFarmIsTerminated(t *testing.T
 	for _, want := range []string{
 		"test sshd: OpenSSH on 0.0.0.0:",
 		`launching farm "webfarm" in DFW`,
-		`HostUp script "mysql-install" v1 on db/`,
+		`BeforeHostUp script "mysql-install" v1 on db/`,
 		"| would run: apt-get -y install mysql-server",
 		"| I am a db at 127.2.",
 		`HostUp script "haproxy-install" v1 on lb/`,
@@ -87,6 +87,42 @@ func TestOnTheTestServersTheScriptsRunOverSSHAndTheFarmIsTerminated(t *testing.T
 	}
 	if n := strings.Count(out, ": exit 0 in "); n != 4 {
 		t.Errorf("%d scripts exited 0, want 4 (db, lb, two app64)", n)
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+}
+
+func TestACrashedDatabaseMasterIsReplacedAndTheAppServersReconnect(t *testing.T) {
+	needSSHD(t)
+	defer goleak.VerifyNone(t)
+	code, out, errOut := runExample(t, "-test-servers", "-crash-db")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	_, after, ok := strings.Cut(out, "crashing the database master db/")
+	if !ok {
+		t.Fatalf("no crash in the output:\n%s", out)
+	}
+	for _, want := range []string{
+		"event HostDown",
+		"event NewDBMaster",
+		`BeforeHostUp script "mysql-install" v1 on db/`,
+		"failover of role db: ",
+		"DNS db.farm.test. A → 127.2.",
+	} {
+		if !strings.Contains(after, want) {
+			t.Errorf("after the crash, the output lacks %q", want)
+		}
+	}
+	if n := strings.Count(after, `NewDBMaster script "db-reconnect" v1 on app64/`); n != 2 {
+		t.Errorf("the reconnect script ran on %d app servers, want 2", n)
+	}
+	// The name moved: it points at the new master, not the old one.
+	crashed, _, _ := strings.Cut(after, "\n") // "i-… (127.1.0.2)"
+	_, oldIP, _ := strings.Cut(strings.TrimSuffix(crashed, ")"), "(")
+	if oldIP == "" || strings.Contains(after, "DNS db.farm.test. A → "+oldIP+" ") {
+		t.Errorf("db.farm.test still points at the crashed master %s", oldIP)
 	}
 	if t.Failed() {
 		t.Logf("stdout:\n%s\nstderr:\n%s", out, errOut)

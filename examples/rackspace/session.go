@@ -32,6 +32,9 @@ type session struct {
 	// ready and done print what the mode adds once the farm is up and
 	// once it is gone; nil for nothing.
 	ready, done func(*timeline)
+	// crash, when set, makes the cloud lose a server as if it crashed,
+	// for -crash-db.
+	crash func(id string)
 }
 
 // run launches the farm, waits for it, prints what it did, and terminates
@@ -90,6 +93,11 @@ func (s *session) run(ctx context.Context) (err error) {
 	} else {
 		s.out.printf("scaling: app64's load average is read over SSH, which is off: no verdict\n")
 	}
+	if s.crash != nil {
+		if err := s.crashMaster(ctx, f); err != nil {
+			return err
+		}
+	}
 	s.out.printf("status:\n%s", indent(f.Status().String()))
 	if s.serve {
 		s.out.printf("serving until interrupted (Ctrl-C terminates the farm)\n")
@@ -120,6 +128,66 @@ func (s *session) terminate(ctx context.Context, f *farm.Farm) error {
 		s.done(s.out)
 	}
 	return nil
+}
+
+// crashMaster crashes the database master and waits for the farm to fail
+// over: a new master, db's name moved to it, NewDBMaster announced and the
+// app servers' reconnect scripts run, the role back at its size.
+func (s *session) crashMaster(ctx context.Context, f *farm.Farm) error {
+	var master farm.Server
+	for _, srv := range f.Servers("db") {
+		if srv.Master {
+			master = srv
+		}
+	}
+	if master.ID == "" {
+		return fmt.Errorf("-crash-db: role db has no master")
+	}
+	s.out.printf("crashing the database master db/%s (%s)\n", master.ID, master.PrivateIP)
+	s.crash(master.ID)
+	ctx, cancel := context.WithTimeout(ctx, s.readyTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if fo := f.Failovers(); len(fo) > 0 && !fo[len(fo)-1].Announced.IsZero() {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("-crash-db: no failover announced: %w", ctx.Err())
+		}
+	}
+	if err := f.WaitReady(ctx); err != nil {
+		return fmt.Errorf("-crash-db: %w", err)
+	}
+	if err := f.Settle(ctx); err != nil {
+		return err
+	}
+	fo := f.Failovers()
+	last := fo[len(fo)-1]
+	s.out.printf("failover of role %s: %s → %s (%s → %s); detected %s, DNS set +%s, announced +%s%s\n",
+		last.Role, last.OldMaster, last.NewMaster, last.OldMasterIP, last.NewMasterIP,
+		last.Detected.Format("15:04:05.000"), since(last.Detected, last.DNSSet), since(last.Detected, last.Announced),
+		errNote(last.Err))
+	s.showDNS(f)
+	return nil
+}
+
+// since formats the time from a to b, or "-" when b was not reached.
+func since(a, b time.Time) string {
+	if b.IsZero() {
+		return "-"
+	}
+	return b.Sub(a).Round(time.Millisecond).String()
+}
+
+func errNote(err string) string {
+	if err == "" {
+		return ""
+	}
+	return "; error: " + err
 }
 
 // showDNS prints the names the farm keeps.
@@ -192,7 +260,9 @@ func measured(d scaling.Decision) bool {
 
 // waitForHostKeys holds a new server in Initializing until its host keys
 // can be read from the cloud (Nova shows the console output once
-// cloud-init has printed them), so that its HostUp scripts find a key to check.
+// cloud-init has printed them), so that its HostUp scripts
+// find a key to check. (Blocking BeforeHostUp scripts, such as db's, wait
+// for the keys by themselves.)
 func waitForHostKeys(p provider.Provider, poll time.Duration) farm.Hook {
 	hk, ok := p.(provider.HostKeyReader)
 	if !ok {

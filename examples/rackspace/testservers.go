@@ -115,6 +115,12 @@ func testSession(ctx context.Context, c *settings, stdout, stderr io.Writer) (*s
 		},
 		readyTimeout: 45 * time.Second,
 		serve:        c.serve,
+		crash: func(id string) {
+			// Deleted behind the farm's back, as from the control panel.
+			if err := p.Terminate(context.WithoutCancel(ctx), id); err != nil {
+				out.printf("crash: %v\n", err)
+			}
+		},
 		done: func(t *timeline) {
 			routes := cloud.AllCalls()
 			var parts []string
@@ -146,6 +152,9 @@ func testSession(ctx context.Context, c *settings, stdout, stderr io.Writer) (*s
 		s.hostKeyPoll = 50 * time.Millisecond
 	}
 	s.spec = webFarm(sh)
+	if !c.crashDB {
+		s.crash = nil
+	}
 	return s, cleanup, nil
 }
 

@@ -15,6 +15,10 @@
 //		-image ami-0123456789abcdef0 -security-group sg-0123456789abcdef0 \
 //		-dns route53:Z0123456789ABC -zone example.com -serve
 //
+// Add -crash-db to see the database fail over: the master crashes, a new
+// one is set up, db's name moves to it and the app servers run their
+// reconnect script on NewDBMaster.
+//
 // It launches the farm, prints each script's result as it comes, the DNS
 // names, the load balancer, a load reading over SSH and the scaling
 // policy's verdict, then terminates the farm (with -serve, only when
@@ -46,6 +50,7 @@ func main() {
 type settings struct {
 	testServers bool
 	noSSHD      bool
+	crashDB     bool
 
 	region, profile     string
 	image, instanceType string
@@ -66,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs := flag.NewFlagSet("webfarm-ec2", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.testServers, "test-servers", false, "run against an EC2 API test server and a local OpenSSH sshd instead of AWS")
+	fs.BoolVar(&c.crashDB, "crash-db", false, "with -test-servers: crash the database master once the farm is up, and show the failover")
 	fs.BoolVar(&c.noSSHD, "no-sshd", false, "with -test-servers: run without sshd, hence without scripts, even when it is installed")
 	fs.StringVar(&c.region, "region", "", "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)")
 	fs.StringVar(&c.profile, "profile", "", "shared-config profile (default: AWS_PROFILE, else \"default\")")

@@ -106,6 +106,9 @@ func testSession(ctx context.Context, c *settings, stdout, stderr io.Writer) (*s
 		},
 		readyTimeout: 45 * time.Second,
 		serve:        c.serve,
+		crash: func(id string) {
+			srv.SetState(id, "terminated") // as if AWS retired the instance
+		},
 		ready: func(t *timeline) {
 			ids, _ := srv.LoadBalancerInstances(testLoadBalancer)
 			t.printf("ELB %s: %d instances registered %v\n", testLoadBalancer, len(ids), ids)
@@ -141,6 +144,9 @@ func testSession(ctx context.Context, c *settings, stdout, stderr io.Writer) (*s
 		s.hostKeyPoll = 50 * time.Millisecond
 	}
 	s.spec = webFarm(sh)
+	if !c.crashDB {
+		s.crash = nil
+	}
 	return s, cleanup, nil
 }
 
