@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -250,6 +251,49 @@ func TestTheProgramExitsTwoWithoutAStackTrace(t *testing.T) {
 	}
 	if s := stderr.String(); strings.Contains(s, "goroutine ") || strings.Contains(s, "panic") || !strings.Contains(s, "cannot start") {
 		t.Fatalf("stderr is not the needs message:\n%s", s)
+	}
+}
+
+// cancelOn is a writer that cancels a context once the output holds a
+// string.
+type cancelOn struct {
+	mu     sync.Mutex
+	b      strings.Builder
+	s      string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), w.s) {
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+func (w *cancelOn) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+func TestServeRunsUntilInterruptedAndThenTerminatesTheFarm(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	interrupt, stop := context.WithCancel(ctx)
+	defer stop()
+	out := &cancelOn{s: "serving until interrupted", cancel: stop}
+	var errOut strings.Builder
+	code := run(interrupt, []string{"-test-servers", "-no-sshd", "-serve"}, out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut.String())
+	}
+	_, after, ok := strings.Cut(out.String(), "serving until interrupted")
+	if !ok || !strings.Contains(after, "interrupted: terminating the farm") || !strings.Contains(after, "event FarmTerminated") {
+		t.Fatalf("the farm was not terminated after the interrupt:\n%s", out)
 	}
 }
 

@@ -63,6 +63,9 @@ func (s *session) run(ctx context.Context) (err error) {
 	}()
 	defer func() {
 		// Terminate even after an interrupt, with a fresh deadline.
+		if ctx.Err() != nil {
+			s.out.printf("interrupted: terminating the farm (interrupt again to quit and leave its servers running)\n")
+		}
 		termCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 		defer cancel()
 		if terr := s.terminate(termCtx, f); terr != nil {
