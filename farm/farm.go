@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/dnsupdate"
 	"github.com/farmhand/farmhand/provider"
 )
 
@@ -46,6 +47,12 @@ type Options struct {
 	// SSHPublicKey is an authorized_keys line installed on every server
 	// launched (provider.LaunchSpec.SSHPublicKey).
 	SSHPublicKey string
+	// DNS updates the roles' DNS names (RoleSpec.DNS); roles that declare
+	// names need it. See dns.go and the package docs.
+	DNS dnsupdate.Updater
+	// DNSVerify, when set, makes every master move wait until the
+	// authoritative servers serve the new address; see [DNSVerify].
+	DNSVerify *DNSVerify
 }
 
 // Defaults for zero Options fields.
@@ -93,6 +100,7 @@ type Farm struct {
 	changed     chan struct{} // closed and replaced on every change
 	healthWake  chan struct{}
 	hooks       []Hook
+	dns         *dnsControl   // DNS names and failovers; nil when no role needs them
 	scripts     *scriptEngine // nil without Options.Scripting
 	bgCount     int
 	cloudLive   int // servers with the farm tag the last listing showed not gone
@@ -227,6 +235,10 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
 	if scripts != nil {
 		scripts.start(f)
+	}
+	if err := f.initDNS(); err != nil { // see dns_sync.go
+		f.closeCancel()
+		return nil, err
 	}
 	for _, h := range o.Hooks {
 		f.AddHook(h)

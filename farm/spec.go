@@ -88,6 +88,15 @@ type RoleSpec struct {
 	// TerminationPolicy chooses the servers to remove when the role
 	// shrinks: "oldest-first" (the default) or "newest-first".
 	TerminationPolicy TerminationPolicy `yaml:"termination_policy,omitempty"`
+	// DNS are names the farm keeps pointing at the role's servers, or at
+	// its master; see [DNSName] and Options.DNS.
+	DNS []DNSName `yaml:"dns,omitempty"`
+	// Database makes the role a database with a master and replicas and
+	// fails the master over; see [DatabaseSpec].
+	Database *DatabaseSpec `yaml:"database,omitempty"`
+	// NFS makes the role an NFS server whose clients remount it when it
+	// moves; see [NFSSpec].
+	NFS *NFSSpec `yaml:"nfs,omitempty"`
 }
 
 // HealthCheckSpec defines one health check of a role.
@@ -216,6 +225,7 @@ func (r RoleSpec) clone() RoleSpec {
 	r.Variables = maps.Clone(r.Variables)
 	r.Tags = maps.Clone(r.Tags)
 	r.HealthChecks = slices.Clone(r.HealthChecks)
+	r = r.cloneBehaviours() // see failover.go
 	r.Scripts = cloneBindings(r.Scripts)
 	return r
 }

@@ -130,6 +130,7 @@ func (v *validator) spec(s Spec) {
 		v.role(path, r)
 	}
 	v.dependencies(s.Roles)
+	v.dnsSpec(s) // see dns.go
 	v.scriptBindings(s.Roles)
 }
 
