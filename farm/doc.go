@@ -68,4 +68,52 @@
 // ([Farm.ScriptingLog]): farm, role, server, event ([ManualEvent] for
 // scripts run on demand), script and version, times, exit code and
 // output. ScriptingOptions.OnResult streams the results as they come.
+//
+// # Scaling
+//
+// A role with RoleSpec.Scaling grows and shrinks within its Min and Max on
+// its load, on a schedule, or on calls to an API; the decisions are those
+// of package scaling (scale-up beats none beats scale-down, cooldowns,
+// warm-up, a failed metric never shrinks a role). In a farm file:
+//
+//	scaling:
+//	  evaluation_interval: 1m
+//	  cooldown_up: 3m
+//	  cooldown_down: 10m
+//	  thresholds:
+//	    - {metric: load1, up_above: 2.0, up_by: 50%, down_below: 0.8, down_by: 1, datapoints: 2}
+//	  schedule:
+//	    windows:
+//	      - {days: [mon-fri], start: "08:00", end: "18:00", min: 4}
+//	  api: {}
+//
+// Every EvaluationInterval (Run evaluates and then reconciles at once;
+// tests and replays call [Farm.EvaluateScaling]) the farm measures the
+// role's Running servers with its metric sources, decides, and sets the
+// desired count, and the bounds while a schedule window is open. Each
+// change fires ScalingDecision with its reason (params "from", "to",
+// "reason") and is kept in [Farm.ScalingHistory]; [Farm.LastScalingDecision]
+// tells why the last evaluation changed nothing.
+//
+// Metrics come from Options.MetricSources (a Prometheus query, a URL's
+// response time, a Go function: scaling.Prometheus, scaling.URL,
+// scaling.Func); the load averages and free RAM are otherwise read from
+// /proc over SSH with [Farm.Exec] (scaling.Proc), which needs
+// Options.Scripting.
+//
+// Scale-in is graceful: the victims are chosen by [ChooseVictims] (never a
+// protected server or a database master while another can go, the zone
+// with most servers first, then by the role's TerminationPolicy), their
+// BeforeHostTerminate hooks and scripts run, a role with a LoadBalancer
+// deregisters them from it (provider.LoadBalancer; servers are registered
+// when they enter service), and only then are they terminated.
+//
+// [Farm.APITarget] lets other systems set a desired count or fire a custom
+// event over HTTP with package scaling's handler, authenticated by a bearer
+// token or an HMAC signature; an unauthenticated call gets 401 and changes
+// nothing, bad input 400:
+//
+//	mux.Handle("/scaling/", scaling.NewHandler(f.APITarget(), scaling.BearerToken(token), nil))
+//	// POST /scaling/roles/app/desired {"desired": 5}
+//	// POST /scaling/events/deploy     {"version": "1.4.2"}
 package farm

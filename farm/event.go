@@ -61,7 +61,9 @@ const (
 	// gone.
 	FarmTerminated EventType = "FarmTerminated"
 	// ScalingDecision fires when a role's desired count changes: Params
-	// "from" and "to".
+	// "from", "to" and "reason" (also in Reason), "min" and "max" (the
+	// bounds in force) and "origin" ("policy", "api" or "program"; see
+	// [ScalingRecord]).
 	ScalingDecision EventType = "ScalingDecision"
 )
 

@@ -13,6 +13,7 @@ import (
 	"github.com/farmhand/farmhand/clock"
 	"github.com/farmhand/farmhand/dnsupdate"
 	"github.com/farmhand/farmhand/provider"
+	"github.com/farmhand/farmhand/scaling"
 )
 
 // Options tune a Farm. The zero value (or nil) gives the defaults.
@@ -53,6 +54,10 @@ type Options struct {
 	// DNSVerify, when set, makes every master move wait until the
 	// authoritative servers serve the new address; see [DNSVerify].
 	DNSVerify *DNSVerify
+	// MetricSources measure the roles that have a scaling policy, by role
+	// name. A role whose checks read the load averages or free RAM from no
+	// source here gets scaling.Proc, run over SSH with [Farm.Exec].
+	MetricSources map[string][]scaling.Source
 }
 
 // Defaults for zero Options fields.
@@ -84,8 +89,8 @@ type Farm struct {
 	closeCtx    context.Context
 	closeCancel context.CancelFunc
 
-	tickMu   sync.Mutex // one Reconcile at a time
-	healthMu sync.Mutex // one CheckHealth at a time
+	tickMu   ctxLock // one Reconcile at a time
+	healthMu ctxLock // one CheckHealth at a time
 	bg       sync.WaitGroup
 
 	mu          sync.Mutex
@@ -106,6 +111,7 @@ type Farm struct {
 	cloudLive   int // servers with the farm tag the last listing showed not gone
 	lastErr     string
 	orphans     map[string]bool
+	scaling     *farmScaling // see scaling.go
 }
 
 // roleState is the controller's state of one role.
@@ -229,6 +235,7 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		f.roles[r.Name] = st
 		f.order = append(f.order, r.Name)
 	}
+	errs = append(errs, f.initScaling()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -243,6 +250,7 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	for _, h := range o.Hooks {
 		f.AddHook(h)
 	}
+	f.addLoadBalancerHook()
 	return f, nil
 }
 
@@ -388,8 +396,7 @@ func (f *Farm) setDesired(role string, n int, reason string) error {
 	}
 	from := rs.desired
 	rs.desired = n
-	f.emitLocked(Event{Type: ScalingDecision, Role: role, Reason: reason,
-		Params: map[string]string{"from": fmt.Sprint(from), "to": fmt.Sprint(n)}})
+	f.scalingChangedLocked(role, from, OriginProgram, reason, nil)
 	f.notifyLocked()
 	return nil
 }
@@ -414,12 +421,12 @@ func (f *Farm) SetBounds(role string, minCount, maxCount int) error {
 		return fmt.Errorf("farm: role %q: min %d > max %d", role, minCount, maxCount)
 	}
 	rs.min, rs.max = minCount, maxCount
+	f.setScalingBaseLocked(role, minCount, maxCount)
+	from := rs.desired
 	if d := min(max(rs.desired, minCount), maxCount); d != rs.desired && !f.terminating {
-		from := rs.desired
 		rs.desired = d
-		f.emitLocked(Event{Type: ScalingDecision, Role: role, Reason: fmt.Sprintf("bounds set to %d..%d", minCount, maxCount),
-			Params: map[string]string{"from": fmt.Sprint(from), "to": fmt.Sprint(d)}})
 	}
+	f.scalingChangedLocked(role, from, OriginProgram, fmt.Sprintf("bounds set to %d..%d", minCount, maxCount), nil)
 	f.notifyLocked()
 	return nil
 }

@@ -150,6 +150,11 @@ func (f *Farm) Run(ctx context.Context) error {
 		defer close(healthDone)
 		f.healthLoop(ctx)
 	}()
+	scalingDone := make(chan struct{})
+	go func() {
+		defer close(scalingDone)
+		f.scalingLoop(ctx)
+	}()
 	ticker := f.clk.NewTicker(f.opts.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -160,6 +165,7 @@ func (f *Farm) Run(ctx context.Context) error {
 		case <-ticker.C():
 		case <-ctx.Done():
 			<-healthDone
+			<-scalingDone
 			f.waitBackground()
 			return nil
 		}

@@ -78,7 +78,7 @@ type rolePlan struct {
 // planRole decides one role's actions for this tick.
 func planRole(in roleInput) rolePlan {
 	var plan rolePlan
-	var live []Server
+	live := make([]Server, 0, len(in.servers))
 	used := map[int]bool{}
 	for _, i := range in.inflight {
 		used[i] = true

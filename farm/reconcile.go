@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +96,8 @@ func (f *Farm) providerZones(ctx context.Context) ([]string, error) {
 // listCloud lists every server with the farm's tag, retrying each page.
 func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 	opts := provider.ListOptions{Tags: map[string]string{provider.TagFarm: f.spec.Name}}
-	byID := map[string]provider.Server{}
+	var out []provider.Server
+	at := map[string]int{} // ID → position in out; a later page wins
 	for pages := 0; ; pages++ {
 		var page provider.Page
 		err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
@@ -106,7 +109,12 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 			return nil, fmt.Errorf("farm: list servers: %w", err)
 		}
 		for _, s := range page.Servers {
-			byID[s.ID] = s
+			if i, dup := at[s.ID]; dup {
+				out[i] = s
+				continue
+			}
+			at[s.ID] = len(out)
+			out = append(out, s)
 		}
 		if page.NextPageToken == "" {
 			break
@@ -116,10 +124,7 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 		}
 		opts.PageToken = page.NextPageToken
 	}
-	out := make([]provider.Server, 0, len(byID))
-	for _, id := range sortedKeys(byID) {
-		out = append(out, byID[id])
-	}
+	slices.SortFunc(out, func(a, b provider.Server) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -146,6 +151,9 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			if rs.dropInflight(tok) {
 				own[tok] = true
 			}
+		}
+		if f.records[cs.ID] != nil {
+			continue // its attempt and slots were read when it was first seen
 		}
 		attempt, _ := strconv.Atoi(cs.Tags[TagAttempt])
 		for _, i := range parseIndexes(cs.Tags[provider.TagSlot]) {
@@ -299,7 +307,9 @@ func (f *Farm) updateLocked(r *record, cs provider.Server, now time.Time) {
 	r.seen = true
 	r.srv.CloudState = cs.State
 	r.srv.Zone, r.srv.Image, r.srv.InstanceType = cs.Zone, cs.Image, cs.InstanceType
-	r.srv.Tags = cs.Clone().Tags
+	if !maps.Equal(r.srv.Tags, cs.Tags) {
+		r.srv.Tags = maps.Clone(cs.Tags)
+	}
 	if !cs.LaunchedAt.IsZero() {
 		r.srv.LaunchedAt = cs.LaunchedAt
 	}
@@ -416,6 +426,7 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 				in.waitingFor = d
 			}
 		}
+		in.servers = make([]planServer, 0, len(byRole[name]))
 		for _, r := range byRole[name] {
 			in.servers = append(in.servers, planServer{Server: r.srv, replace: r.replace, leaving: r.terminating, kept: r.kept})
 		}

@@ -88,6 +88,13 @@ type RoleSpec struct {
 	// TerminationPolicy chooses the servers to remove when the role
 	// shrinks: "oldest-first" (the default) or "newest-first".
 	TerminationPolicy TerminationPolicy `yaml:"termination_policy,omitempty"`
+	// Scaling is the role's scaling policy; nil keeps the role at its
+	// desired count. See [ScalingSpec] and Options.MetricSources.
+	Scaling *ScalingSpec `yaml:"scaling,omitempty"`
+	// LoadBalancer names a cloud load balancer (provider.LoadBalancer) the
+	// role's servers are registered with when they enter service and
+	// deregistered from before they are terminated.
+	LoadBalancer string `yaml:"load_balancer,omitempty"`
 	// DNS are names the farm keeps pointing at the role's servers, or at
 	// its master; see [DNSName] and Options.DNS.
 	DNS []DNSName `yaml:"dns,omitempty"`
@@ -227,6 +234,7 @@ func (r RoleSpec) clone() RoleSpec {
 	r.HealthChecks = slices.Clone(r.HealthChecks)
 	r = r.cloneBehaviours() // see failover.go
 	r.Scripts = cloneBindings(r.Scripts)
+	r.Scaling = r.Scaling.clone()
 	return r
 }
 

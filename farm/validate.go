@@ -128,6 +128,7 @@ func (v *validator) spec(s Spec) {
 			seen[r.Name] = i
 		}
 		v.role(path, r)
+		v.scaling(path, r.Name, r, s.TimeZone)
 	}
 	v.dependencies(s.Roles)
 	v.dnsSpec(s) // see dns.go

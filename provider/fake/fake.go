@@ -71,7 +71,9 @@ type Provider struct {
 
 	mu        sync.Mutex
 	servers   map[string]*server
-	order     []string // server IDs in launch order
+	order     []string             // server IDs in launch order
+	all       []*server            // servers in launch order (server.seq is the position)
+	byFarm    map[string][]*server // servers by their provider.TagFarm tag, in launch order
 	tokens    map[string]*launchRecord
 	nextID    int
 	ips       ipPool
@@ -105,6 +107,7 @@ type server struct {
 	startedAt  time.Time      // launch or last Start: pending until startedAt+BootTime
 	bootedAt   time.Time      // launch, Start or last reboot: SSH closed until bootedAt+BootTime
 	hostKey    ed25519.PrivateKey
+	seq        int // position in launch order
 	rootVolume string
 	load       [3]float64
 	reboots    int
@@ -133,6 +136,7 @@ func New(opts Options) *Provider {
 		volumes:   map[string]*provider.Volume{},
 		snapshots: map[string]*provider.Snapshot{},
 		lbs:       map[string]map[string]bool{},
+		byFarm:    map[string][]*server{},
 	}
 	if len(p.zones) == 0 {
 		p.zones = slices.Clone(DefaultZones)
@@ -188,18 +192,23 @@ func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provide
 		size = opts.PageSize
 	}
 	p.mu.Lock()
+	// A listing by farm, the controller's every tick, reads only that
+	// farm's servers.
+	candidates := p.all
+	if farm, ok := opts.Tags[provider.TagFarm]; ok {
+		candidates = p.byFarm[farm]
+	}
 	start := 0
 	if opts.PageToken != "" {
-		i := slices.Index(p.order, opts.PageToken)
-		if i < 0 {
+		last, ok := p.servers[opts.PageToken]
+		if !ok {
 			p.mu.Unlock()
 			return finish(p, c, provider.Page{}, provider.Errorf(provider.InvalidArgument, "fake.List", "page token %q is not one this cloud gave out", opts.PageToken))
 		}
-		start = i + 1
+		start = sort.Search(len(candidates), func(i int) bool { return candidates[i].seq > last.seq })
 	}
 	var page provider.Page
-	for _, id := range p.order[start:] {
-		srv := p.servers[id]
+	for _, srv := range candidates[start:] {
 		if !p.visibleLocked(srv) || !hasTags(srv.s.Tags, opts.Tags) {
 			continue
 		}

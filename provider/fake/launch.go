@@ -168,7 +168,12 @@ func (p *Provider) newServerLocked(spec provider.LaunchSpec, zone string, now ti
 	p.volumes[vol.ID] = vol
 	srv.rootVolume = vol.ID
 	p.servers[id] = srv
+	srv.seq = len(p.order)
 	p.order = append(p.order, id)
+	p.all = append(p.all, srv)
+	if farm, ok := srv.s.Tags[provider.TagFarm]; ok {
+		p.byFarm[farm] = append(p.byFarm[farm], srv)
+	}
 	return srv
 }
 
