@@ -36,8 +36,10 @@ type checkJob struct {
 // out. Run calls it when checks fall due; tests call it directly. Calls are
 // serialised.
 func (f *Farm) CheckHealth(ctx context.Context) error {
-	f.healthMu.Lock()
-	defer f.healthMu.Unlock()
+	if err := f.healthMu.lock(ctx); err != nil {
+		return err
+	}
+	defer f.healthMu.unlock()
 
 	f.mu.Lock()
 	if f.closed {
@@ -74,10 +76,10 @@ func (f *Farm) CheckHealth(ctx context.Context) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			cctx, cancel := context.WithTimeout(ctx, j.spec.Timeout)
+			cctx, cancel := withTimeout(ctx, f.clk, j.spec.Timeout)
 			defer cancel()
 			j.err = j.check.Check(cctx, j.srv)
-			if j.err == nil && cctx.Err() != nil {
+			if timedOut(cctx) {
 				j.err = fmt.Errorf("check timed out after %s", j.spec.Timeout)
 			}
 		}()

@@ -28,8 +28,22 @@ type rig struct {
 
 func newRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options) *rig {
 	t.Helper()
-	clk := clock.NewFake(t0)
-	cloudOpts.Clock = clk
+	return makeRig(t, spec, opts, cloudOpts, clock.NewFake(t0))
+}
+
+// newBubbleRig is a rig for a testing/synctest bubble: the farm and the
+// cloud run on the real clock, which the bubble makes virtual, so that the
+// back-offs of retried calls pass by themselves.
+func newBubbleRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options) *rig {
+	t.Helper()
+	return makeRig(t, spec, opts, cloudOpts, nil)
+}
+
+func makeRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options, clk *clock.Fake) *rig {
+	t.Helper()
+	if clk != nil {
+		cloudOpts.Clock = clk
+	}
 	if cloudOpts.BootTime == 0 {
 		cloudOpts.BootTime = 30 * time.Second
 	}
@@ -39,7 +53,9 @@ func newRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options) *rig
 	if opts != nil {
 		o = *opts
 	}
-	o.Clock = clk
+	if clk != nil {
+		o.Clock = clk
+	}
 	if o.TickInterval == 0 {
 		o.TickInterval = 10 * time.Second
 	}
@@ -52,10 +68,34 @@ func newRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options) *rig
 	return r
 }
 
+// advance moves the rig's time forward.
+func (r *rig) advance(d time.Duration) {
+	if r.clk != nil {
+		r.clk.Advance(d)
+	} else {
+		time.Sleep(d)
+	}
+}
+
+// newFarm returns another controller over the rig's cloud and clock.
+func (r *rig) newFarm(spec Spec) *Farm {
+	r.t.Helper()
+	o := &Options{}
+	if r.clk != nil {
+		o.Clock = r.clk
+	}
+	f, err := New(spec, r.cloud, o)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // tick advances the clock by d, reconciles and waits for the hooks.
 func (r *rig) tick(d time.Duration) {
 	r.t.Helper()
-	r.clk.Advance(d)
+	r.advance(d)
 	if err := r.farm.Reconcile(r.ctx); err != nil {
 		r.t.Logf("reconcile: %v", err)
 	}

@@ -188,7 +188,7 @@ func (f *Farm) waitBackground() {
 // hookContext derives the context of a server's hooks: it ends with ctx,
 // with the farm's Close, or after timeout.
 func (f *Farm) hookContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithTimeout(ctx, timeout)
+	hctx, cancel := withTimeout(ctx, f.clk, timeout)
 	stop := context.AfterFunc(f.closeCtx, cancel)
 	return hctx, func() {
 		stop()
@@ -220,7 +220,7 @@ func (f *Farm) startInitLocked(ctx context.Context, r *record) {
 			return // the caller stopped: the next tick starts over
 		}
 		if err != nil {
-			if errors.Is(hctx.Err(), context.DeadlineExceeded) {
+			if timedOut(hctx) {
 				err = fmt.Errorf("init timeout after %s: %w", timeout, err)
 			}
 			f.failLocked(r, "initialisation failed: "+err.Error(), false)

@@ -36,8 +36,10 @@ const maxLaunchBackoff = 5 * time.Minute
 // nothing) or the errors of the actions it took; either way the next tick
 // tries again.
 func (f *Farm) Reconcile(ctx context.Context) error {
-	f.tickMu.Lock()
-	defer f.tickMu.Unlock()
+	if err := f.tickMu.lock(ctx); err != nil {
+		return err
+	}
+	defer f.tickMu.unlock()
 	f.mu.Lock()
 	closed := f.closed
 	f.mu.Unlock()
@@ -218,6 +220,9 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 		}
 		if running >= rs.desired {
 			rs.reached = true
+		}
+		if running == rs.desired && live == running && len(rs.inflight) == 0 {
+			rs.lastErr = "" // at its count again: old launch errors are history
 		}
 		for z, until := range rs.avoided {
 			if !now.Before(until) {
@@ -655,7 +660,6 @@ func (f *Farm) launchResultLocked(job *launchJob, now time.Time) error {
 				"asked", len(in.indexes), "got", len(live))
 		}
 		rs.failures = 0
-		rs.lastErr = ""
 		return nil
 	}
 	err := fmt.Errorf("farm: role %q: launch %d in zone %q: %w", job.role, len(in.indexes), zone, job.err)
