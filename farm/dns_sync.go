@@ -149,16 +149,40 @@ func (d *dnsControl) HandleEvent(ctx context.Context, ev Event) error {
 	return err
 }
 
-// SyncDNS rebuilds every DNS name the roles declare from the farm's state
-// now, writing only the names whose values changed (all of them the first
-// time), and returns the update errors. The farm calls it after the events
-// that move servers; a controller that took over a running farm calls it
-// once its first reconciliation has adopted the servers.
+// SyncDNS makes sure every database and NFS role has a master and
+// rebuilds every DNS name the roles declare from the farm's state now,
+// writing only the names whose values changed (all of them the first
+// time), and returns the update errors. The farm does this by itself after
+// the events that move servers. A controller that takes over a running
+// farm calls SyncDNS once [Farm.Launch] has adopted the servers: a role
+// whose servers were adopted has no master marked yet, and it adopts as
+// master the server its master name points at (read from an updater that
+// can tell, such as dnsupdate.Memory, or from the first server of
+// Options.DNSVerify), with no promotion, so that a restart does not fail
+// the database over.
 func (f *Farm) SyncDNS(ctx context.Context) error {
-	if f.dns == nil || f.dns.upd == nil {
+	if f.dns == nil {
 		return nil
 	}
-	_, err := f.dns.sync(ctx)
+	d := f.dns
+	d.mu.Lock()
+	var roles []*primaryState
+	for _, name := range f.order {
+		if ps := d.roles[name]; ps != nil {
+			roles = append(roles, ps)
+		}
+	}
+	d.mu.Unlock()
+	for _, ps := range roles {
+		gen := d.kick(ps, Event{}, false)
+		if err := d.waitWorker(ctx, ps, gen); err != nil {
+			return err
+		}
+	}
+	if d.upd == nil {
+		return nil
+	}
+	_, err := d.sync(ctx)
 	return err
 }
 

@@ -69,6 +69,70 @@
 // scripts run on demand), script and version, times, exit code and
 // output. ScriptingOptions.OnResult streams the results as they come.
 //
+// # DNS and database failover
+//
+// A role declares DNS names ([DNSName]) and the farm keeps them true
+// through Options.DNS, a dnsupdate.Updater (RFC 2136 with TSIG, Route 53,
+// DNS Made Easy, dyndns2, or dnsupdate.Memory in tests):
+//
+//	dns:
+//	  - {name: int-app64.example.com}                   # every app server's private IP
+//	  - {name: ext-app64.example.com, address: public}  # their public IPs
+//
+// After HostUp, HostDown, BeforeHostTerminate (the leaving server is
+// dropped before it goes), IPAddressChanged, NewDBMaster and
+// [NFSServerChanged] the farm computes every name's addresses from the
+// servers in service and writes the names that changed; a name left
+// without servers is deleted. [Farm.DNSRecords] tells what was written
+// and the last error of each name; [Farm.SyncDNS] rebuilds them on demand,
+// and a controller that takes over a running farm calls it after Launch.
+//
+// A database role ([DatabaseSpec]) has one master, [Server.Master]: the
+// first of its servers to enter service. Its names of select "master"
+// point at the master only:
+//
+//	roles:
+//	  - name: db
+//	    min: 2
+//	    max: 2
+//	    database: {promote_script: promote-mysql}
+//	    dns:
+//	      - {name: db.example.com, select: master, ttl: 30s}
+//
+// When the master is lost (the cloud reports it gone, stopped or failed;
+// a health check fails past its threshold; or it is about to be
+// terminated) the farm, in a goroutine of its own per role, unmarks it,
+// picks a replica (the old master's zone first, then healthy, then longest
+// in service), runs the promote script there with [Farm.RunScript], marks
+// it master, moves the master names with a compare-and-swap on the address
+// the farm wrote before (a controller with a stale view cannot move them
+// back: its swap is refused, reported in [Failover].Err and DNSRecords,
+// and nothing is overwritten), waits until every server of
+// Options.DNSVerify serves the new address with a newer zone serial, and
+// fires NewDBMaster (old_master_id, old_master_ip, new_master_id,
+// new_master_ip, dns_verified). Scripts bound to NewDBMaster on the roles
+// that use the database run on their servers (see Scripts above). The
+// role's reconciliation then launches a replacement, a replica. A role is
+// never seen with two masters: the old one is unmarked before the new one
+// is marked. A former master still in service (its checks failed, then
+// recovered) is demoted with DemoteScript or replaced. [Farm.Failovers]
+// returns each failover's timeline: detected, promoted, DNS set, verified,
+// announced.
+//
+// An NFS role ([NFSSpec]) moves its name the same way when its server is
+// replaced, and fires NFSServerChanged, to which client roles bind their
+// remount scripts.
+//
+// TTL and negative caching: a resolver keeps an answer for its TTL, so
+// clients see a moved name only once their copy expires. Keep master names
+// short (30 to 60 seconds; the default is 60) and have reconnect scripts
+// drop the clients' connection pools. A resolver told that a name does not
+// exist keeps that for the zone's negative TTL, min(SOA TTL, SOA MINIMUM)
+// (RFC 2308), often an hour. So the farm never deletes a master name while
+// it looks for a new master (it leaves the old address until the new one
+// is set); create the names before clients ask for them, and keep the
+// zone's SOA MINIMUM low (dnsupdate.ReadSOA shows it).
+//
 // # Scaling
 //
 // A role with RoleSpec.Scaling grows and shrinks within its Min and Max on

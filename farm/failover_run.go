@@ -47,7 +47,8 @@ type Failover struct {
 
 // Failovers returns the timelines of the master changes so far (the
 // newest 100 per role), oldest first. A role's first master is not a
-// failover and is not listed.
+// failover and is not listed. A failover is listed once it is announced;
+// [Farm.Wait] wakes up then.
 func (f *Farm) Failovers() []Failover {
 	if f.dns == nil {
 		return nil
@@ -247,8 +248,16 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 	f := d.f
 	failover := prev.ID != ""
 	exclude := map[string]bool{}
+	adopt := ""
+	if !failover {
+		adopt, _ = d.masterFromDNS(ctx, ps.role, f.Servers(ps.role))
+	}
 	for {
-		cand, ok := chooseMaster(f.Servers(ps.role), prev, exclude)
+		servers := f.Servers(ps.role)
+		cand, ok := chooseMaster(servers, prev, exclude)
+		if i := slices.IndexFunc(servers, func(s Server) bool { return s.ID == adopt }); i >= 0 && !exclude[adopt] && masterUsable(servers[i]) {
+			cand, ok = servers[i], true // the master the DNS names already point at
+		}
 		if !ok {
 			if failover {
 				f.log.Warn("farm: no server to promote; waiting for one to enter service", "role", ps.role, "old_master", prev.ID)
@@ -309,6 +318,9 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 				ps.history = slices.Delete(ps.history, 0, n-maxFailoverHistory)
 			}
 			d.mu.Unlock()
+			f.mu.Lock()
+			f.notifyLocked() // wakes Wait: Failovers changed
+			f.mu.Unlock()
 		}
 		return true
 	}

@@ -545,3 +545,63 @@ func TestAMasterBeingTerminatedHandsOverBeforeItGoes(t *testing.T) {
 	}
 	stop()
 }
+
+func TestAControllerThatTakesOverAdoptsTheMasterTheNamePointsAt(t *testing.T) {
+	r, mem, _ := failoverRig(t, dbSpec(2), nil)
+	first, _ := master(r.farm, "db")
+	var other Server
+	for _, s := range r.farm.Servers("db") {
+		if s.ID != first.ID {
+			other = s
+		}
+	}
+	r.farm.Close()
+	// Meanwhile the name points at the other server (the old controller
+	// failed over just before it stopped): that is the master to keep.
+	if err := mem.Set(r.ctx, dnsupdate.RecordSet{Name: "db.example.test", Type: "A", TTL: 30 * time.Second, Values: []string{other.PrivateIP}}); err != nil {
+		t.Fatal(err)
+	}
+	changes := len(mem.History())
+
+	f2, err := New(dbSpec(2), r.cloud, &Options{Clock: r.clk, DNS: mem, TickInterval: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	calls := &scriptCalls{}
+	f2.dns.runScript = calls.run
+	rec := recordEvents(f2)
+	if err := f2.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.SyncDNS(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, n := master(f2, "db")
+	if n != 1 || m.ID != other.ID {
+		t.Fatalf("the new controller's master is %s (%d), want %s, where db.example.test points", m.ID, n, other.ID)
+	}
+	if c := calls.list(); len(c) != 0 {
+		t.Fatalf("adopting the master ran scripts: %v", c)
+	}
+	for _, c := range mem.History()[changes:] {
+		if c.Set.Name == "db.example.test." {
+			t.Fatalf("adopting the master changed its name: %+v", c)
+		}
+	}
+	// Its first move is a swap on the value it found.
+	r.cloud.Crash(other.ID)
+	r.clk.Advance(time.Second)
+	f2.Reconcile(r.ctx)
+	for i := 0; i < 20 && len(f2.Failovers()) == 0; i++ {
+		f2.Settle(r.ctx)
+	}
+	f2.Settle(r.ctx)
+	h := mem.History()
+	if last := h[len(h)-1]; !slices.Equal(last.Prev, []string{other.PrivateIP}) || !slices.Equal(last.Set.Values, []string{first.PrivateIP}) {
+		t.Fatalf("the move was %+v, want %s → %s", last, other.PrivateIP, first.PrivateIP)
+	}
+	if n := len(rec.of(NewDBMaster)); n != 1 {
+		t.Fatalf("NewDBMaster fired %d times", n)
+	}
+}
