@@ -3,6 +3,137 @@
 // its desired count, configured by scripts bound to events and replaced
 // when it fails.
 //
+// # Specs
+//
+// A [Spec] names the farm and lists its roles; a [RoleSpec] says what one
+// role runs (image, instance type, zones), how many servers it has (Min,
+// Max, and Desired to start with), what each server gets (user data,
+// tags, variables), how it is checked (HealthChecks, HealthAction), in
+// which order roles start (DependsOn) and which servers go first when the
+// role shrinks (TerminationPolicy). Zero fields take the defaults listed
+// with each field.
+//
+//	spec := farm.Spec{
+//		Name: "shop",
+//		Roles: []farm.RoleSpec{
+//			{Name: "db", Image: "ami-db", Min: 1, Max: 1},
+//			{Name: "app64", Image: "ami-app", Min: 2, Max: 5, DependsOn: []string{"db"},
+//				HealthChecks: []farm.HealthCheckSpec{{Kind: "http", URL: "http://%internal_ip%/health"}}},
+//		},
+//	}
+//
+// [Spec.Validate] reports every problem at once, each a [*FieldError]
+// naming the role, the field and its value (`role "app64": min 5 > max 3`),
+// before anything is launched; [New] calls it and refuses an invalid spec.
+// Farm and role names must be DNS labels, since they become tags and host
+// names.
+//
+// # Loading from YAML
+//
+// A farm file holds the same spec in YAML, with snake_case keys and
+// durations written "30s" or "10m"; a test farm and a live farm can share
+// one definition:
+//
+//	name: shop
+//	location: us-east-1
+//	roles:
+//	  - name: app64
+//	    image: ami-app
+//	    min: 2
+//	    max: 5
+//	    zones: [us-east-1a, us-east-1b]
+//	    depends_on: [db]
+//	    launch_timeout: 10m
+//	    health_action: reboot-then-replace
+//	    health_checks:
+//	      - {kind: http, url: "http://%internal_ip%:8080/health", expect_status: 200, interval: 15s}
+//
+// [LoadFile] and [ParseYAML] read it. A key the spec does not know is an
+// error, and every error names the file and line: "shop.yaml:5: role
+// "app64": min 5 > max 3".
+//
+// # The controller
+//
+// [New] makes a [Farm] over a provider.Provider; it calls nothing yet.
+// [Farm.Launch] starts the farm (FarmLaunched) and runs the first
+// reconciliation; [Farm.Run] keeps reconciling every TickInterval until its
+// context ends; [Farm.Terminate] takes everything down gracefully and waits
+// until the cloud reports every server gone (FarmTerminated); [Farm.Close]
+// releases the Farm object. [Farm.Status] is a snapshot of every role and
+// server; [Farm.WaitReady] and [Farm.Wait] wait for one.
+//
+// Each tick ([Farm.Reconcile]) is level-triggered: it lists the cloud once
+// by the farm's tag, adopts servers it did not launch (a restarted
+// controller takes over what runs instead of launching again), folds in
+// what the cloud reports, then decides per role, with pure functions, what
+// to launch and what to terminate, and does it. Servers are spread evenly
+// over the role's zones (or fill them in order); a zone that answered
+// InsufficientCapacity or QuotaExceeded gets nothing for Options.ZoneCooloff.
+// Launches into one zone are one provider call for all their servers.
+//
+// Each launch carries an idempotency token derived from the farm, the role,
+// the instance indexes it fills and the attempt number (tags
+// provider.TagSlot and [TagAttempt] on the servers), so a call whose answer
+// was lost is retried with the same token and the cloud launches once; a
+// launch whose outcome is unknown holds its indexes until its servers show
+// up, so a failing provider never makes the farm launch twice. Throttled
+// and Unavailable calls are retried with back-off.
+//
+// [Farm.SetDesired] sets a role's count within its bounds (this is what
+// scaling drives); [Farm.SetBounds] moves the bounds. [ChooseVictims] is
+// the pure rule for which servers go when a role shrinks. [Farm.SetProtected]
+// and [Farm.SetMaster] keep a server out of scale-in; [Farm.SetServerVars]
+// sets its script variables. [Farm.As] hands out the provider's client.
+//
+// # Events and hooks
+//
+// Everything the farm does is an [Event] (HostUp, HostDown, CheckFailed,
+// ... and custom events of [Farm.FireEvent]). [Farm.Subscribe] delivers
+// them in order to a function, from a goroutine and an unbounded queue of
+// its own: the controller never waits for a subscriber.
+//
+// A [Hook] takes part in the lifecycle. When the cloud reports a new server
+// running it enters StateInitializing, and the hooks get HostInit and then
+// BeforeHostUp synchronously, in a goroutine of the farm's, bounded by the
+// role's InitTimeout; the controller's loop goes on meanwhile. When they
+// all return nil the server is Running and HostUp fires; an error fires
+// HostInitFailed and the server is replaced (or kept, see
+// RoleSpec.OnInitFailure). Before a server in service is terminated, the
+// hooks get BeforeHostTerminate, bounded by TerminateTimeout. Every other
+// event reaches a hook asynchronously, like a subscriber. Scripts, DNS and
+// load-balancer registration are hooks (see below).
+//
+// # Health checks
+//
+// A server the cloud reports running can be dead all the same. Each role
+// lists [HealthCheckSpec]s: "tcp" (connect to a port), "http" (GET a URL,
+// expect a status), "ssh" (read the sshd banner), "command" (run a command
+// through Options.CommandRunner), or any [HealthCheck] written in Go. Each
+// runs every Interval on every Running server, at most
+// Options.HealthConcurrency at once. FailureThreshold failures in a row make
+// the check unhealthy (CheckFailed), RecoveryThreshold passes healthy again
+// (CheckRecovered). The role's HealthAction then replaces the server,
+// reboots it first (RebootComplete when a check passes again; replaced if
+// it fails again before it recovers), or only reports. Run schedules the
+// checks; tests call [Farm.CheckHealth].
+//
+// # Self-healing
+//
+// A server the cloud reports gone is replaced in the next tick (HostDown);
+// one it reports stopped or failed is marked Failed, terminated and
+// replaced; a launch that stays pending past the role's LaunchTimeout is
+// terminated and launched again under a new attempt number; an unhealthy
+// server is replaced per its HealthAction. Replacements take the lowest
+// free instance index. Min and Max always hold.
+//
+// # Time
+//
+// The farm reads and waits on time only through Options.Clock (package
+// clock). Tests drive a farm on a clock.Fake tick by tick with
+// [Farm.Reconcile], [Farm.CheckHealth] and [Farm.Settle], or run it with
+// [Farm.Run] inside a testing/synctest bubble on the real clock, where a
+// day of farm activity takes milliseconds.
+//
 // # Scripts
 //
 // With Options.Scripting set, the farm configures its servers over SSH with

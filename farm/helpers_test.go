@@ -12,6 +12,7 @@ import (
 	"github.com/farmhand/farmhand/clock"
 	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/provider/fake"
+	"go.uber.org/goleak"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -42,6 +43,11 @@ func newBubbleRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options
 func makeRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options, clk *clock.Fake) *rig {
 	t.Helper()
 	if clk != nil {
+		// Registered first, so it runs last, after the farm and the cloud
+		// are closed. (In a synctest bubble, synctest itself reports
+		// goroutines left behind.)
+		ignore := goleak.IgnoreCurrent()
+		t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 		cloudOpts.Clock = clk
 	}
 	if cloudOpts.BootTime == 0 {

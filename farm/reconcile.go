@@ -532,23 +532,35 @@ func (f *Farm) newLaunchLocked(rs *roleState, l launchPlan, now time.Time) *laun
 // once, and applies their results.
 func (f *Farm) act(ctx context.Context, acts actions) error {
 	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, f.opts.MaxConcurrentCalls)
-		emu  sync.Mutex
-		errs []error
+		calls []func() error
+		emu   sync.Mutex
+		errs  []error
 	)
-	run := func(fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if err := fn(); err != nil {
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
-			}
-		}()
+	run := func(fn func() error) { calls = append(calls, fn) }
+	// The calls are handed to the workers in order, so that with one
+	// worker they are made in the order decided (and a seeded fake cloud
+	// hands out the same IDs every run).
+	callAll := func() {
+		queue := make(chan func() error)
+		var wg sync.WaitGroup
+		for range min(f.opts.MaxConcurrentCalls, len(calls)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for fn := range queue {
+					if err := fn(); err != nil {
+						emu.Lock()
+						errs = append(errs, err)
+						emu.Unlock()
+					}
+				}
+			}()
+		}
+		for _, fn := range calls {
+			queue <- fn
+		}
+		close(queue)
+		wg.Wait()
 	}
 	if len(acts.terminate) > 0 {
 		ids := acts.terminate
@@ -575,7 +587,7 @@ func (f *Farm) act(ctx context.Context, acts actions) error {
 	for _, id := range acts.reboots {
 		run(func() error { return f.reboot(ctx, id) })
 	}
-	wg.Wait()
+	callAll()
 
 	f.mu.Lock()
 	now := f.clk.Now()
