@@ -369,8 +369,7 @@ func (f *Farm) goneLocked(r *record, reason string, now time.Time) {
 	if !r.terminating || r.srv.Reason == "" {
 		r.srv.Reason = reason
 	}
-	r.srv.State = StateTerminated
-	r.srv.PrivateIP, r.srv.PublicIP, r.srv.SSHAddress = "", "", ""
+	r.srv.State = StateTerminated // its last known addresses stay, for HostDown
 	r.goneAt = now
 	f.log.Info("farm: server gone", "role", r.srv.Role, "server", r.srv.ID, "reason", r.srv.Reason)
 	if !r.downFired {

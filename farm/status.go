@@ -99,7 +99,11 @@ func (s Status) String() string {
 		}
 		b.WriteByte('\n')
 		for _, srv := range r.Servers {
-			fmt.Fprintf(&b, "    %s/%d  %-10s %-16s %-15s %-8s %s", r.Name, srv.Index, srv.ID, srv.State, srv.PrivateIP, srv.Zone, srv.Health.Status)
+			health := "-" // the role has no checks
+			if len(srv.Health.Checks) > 0 {
+				health = string(srv.Health.Status)
+			}
+			fmt.Fprintf(&b, "    %s/%d  %-10s %-16s %-15s %-8s %s", r.Name, srv.Index, srv.ID, srv.State, srv.PrivateIP, srv.Zone, health)
 			if srv.Reason != "" {
 				fmt.Fprintf(&b, "  (%s)", srv.Reason)
 			}

@@ -7,7 +7,8 @@
 //
 // It launches a database role and an app role that depends on it, prints
 // the farm's events and each script's result as they happen, runs a script
-// on a role on demand, terminates the farm and prints the scripting log.
+// on a role on demand, crashes an app server on purpose and shows the farm
+// replace it, terminates the farm and prints the scripting log.
 package main
 
 import (
@@ -52,7 +53,7 @@ var spec = farm.Spec{
 			Scripts: []farm.ScriptBinding{{Event: farm.HostInit, Script: "db-setup", Blocking: true}},
 		},
 		{
-			Name: "app", Image: "img-app", Min: 2, Max: 4, DependsOn: []string{"db"},
+			Name: "app", Image: "img-app", Min: 2, Max: 5, DependsOn: []string{"db"},
 			Scripts: []farm.ScriptBinding{{Event: farm.HostUp, Script: "hello"}},
 		},
 	},
@@ -61,7 +62,7 @@ var spec = farm.Spec{
 func run(w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out := &timeline{w: w, start: time.Now()}
+	out := &timeline{w: w}
 
 	// A fake cloud whose servers answer SSH, sandboxed in a temporary
 	// directory.
@@ -70,7 +71,8 @@ func run(w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cloud := fake.New(fake.Options{BootTime: 200 * time.Millisecond, SSH: &fake.SSHOptions{Dir: dir}})
+	// Servers take a second to boot.
+	cloud := fake.New(fake.Options{BootTime: time.Second, SSH: &fake.SSHOptions{Dir: dir}})
 	defer cloud.Close()
 
 	// The farm logs in with a fresh key; it installs the public half on
@@ -88,7 +90,9 @@ func run(w io.Writer) error {
 	}
 
 	f, err := farm.New(spec, cloud, &farm.Options{
-		TickInterval: 100 * time.Millisecond,
+		// Every 200ms the farm lists the cloud and acts on what it sees;
+		// the default is 10s.
+		TickInterval: 200 * time.Millisecond,
 		Scripting: &farm.ScriptingOptions{
 			Library:  lib,
 			Key:      key,
@@ -126,6 +130,24 @@ func run(w io.Writer) error {
 	}
 	out.printf("report on role app: %d ok of %d\n", sum.OK, sum.Targets)
 
+	// The cloud loses an app server. The next tick sees it gone (HostDown)
+	// and launches a replacement, which goes through HostInit and HostUp
+	// like the others.
+	victim := f.Servers("app")[0]
+	out.printf("crashing app/%s on purpose\n", victim.ID)
+	if err := cloud.Crash(victim.ID); err != nil {
+		return err
+	}
+	if err := f.Wait(ctx, func(st farm.Status) bool {
+		return st.Ready() && gone(st, victim.ID)
+	}); err != nil {
+		return err
+	}
+	if err := f.Settle(ctx); err != nil {
+		return err
+	}
+	out.printf("app/%s was replaced:\n%s", victim.ID, f.Status())
+
 	if err := f.Terminate(ctx); err != nil {
 		return err
 	}
@@ -148,31 +170,54 @@ func run(w io.Writer) error {
 	return nil
 }
 
+// gone reports whether the farm has seen the server terminated.
+func gone(st farm.Status, id string) bool {
+	for _, r := range st.Roles {
+		for _, s := range r.Servers {
+			if s.ID == id {
+				return s.State == farm.StateTerminated
+			}
+		}
+	}
+	return true
+}
+
 // timeline prints events and script results as they happen, with the time
-// since the start.
+// of day.
 type timeline struct {
-	mu    sync.Mutex
-	w     io.Writer
-	start time.Time
+	mu sync.Mutex
+	w  io.Writer
 }
 
 func (t *timeline) printf(format string, args ...any) {
+	t.at(time.Now(), format, args...)
+}
+
+func (t *timeline) at(when time.Time, format string, args ...any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	fmt.Fprintf(t.w, "%6.2fs  ", time.Since(t.start).Seconds())
+	fmt.Fprintf(t.w, "%s  ", when.Format("15:04:05.0"))
 	fmt.Fprintf(t.w, format, args...)
 }
 
+// event prints one line per event: what, where, and why.
 func (t *timeline) event(ev farm.Event) {
 	switch ev.Type {
-	case farm.BeforeInstanceLaunch, farm.BeforeHostUp, farm.ScalingDecision:
+	case farm.BeforeHostUp, farm.ScalingDecision:
 		return // routine steps, left out to keep the timeline short
 	}
 	where := ev.Role
 	if ev.Server != nil {
-		where += "/" + ev.Server.ID
+		where = fmt.Sprintf("%s/%s %s zone %s", ev.Role, ev.Server.ID, ev.Server.PrivateIP, ev.Server.Zone)
 	}
-	t.printf("%-20s %-14s %s\n", ev.Type, where, ev.Reason)
+	if ev.Type == farm.BeforeInstanceLaunch {
+		where = fmt.Sprintf("%s: %s server(s) in zone %s", ev.Role, ev.Params["count"], ev.Params["zone"])
+	}
+	line := strings.TrimSpace(fmt.Sprintf("%-20s %s", ev.Type, where))
+	if ev.Reason != "" && ev.Type != farm.BeforeInstanceLaunch {
+		line += "  (" + ev.Reason + ")"
+	}
+	t.at(ev.Time, "%s\n", line)
 }
 
 func (t *timeline) script(ev farm.Event, r scripting.Result) {

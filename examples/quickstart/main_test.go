@@ -7,7 +7,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestQuickstartRunsScriptsAndPrintsTheLog(t *testing.T) {
+func TestQuickstartRunsScriptsReplacesACrashedServerAndPrintsTheLog(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var out strings.Builder
 	if err := run(&out); err != nil {
@@ -20,8 +20,14 @@ func TestQuickstartRunsScriptsAndPrintsTheLog(t *testing.T) {
 		`: exit 0: I am a app | farm quickstart server 2 at 10.0.0.`,
 		`Manual script "report" v1 on app/`,
 		`report on role app: 2 ok of 2`,
-		`FarmTerminated`,
-		`scripting log of farm "quickstart" (5 entries, oldest first):`,
+		`on purpose`,
+		`  (cloud reports the server terminated)`,
+		`HostUp               app/i-000004 10.0.0.`,
+		` was replaced:`,
+		`  Running          10.0.0.4 `,
+		`   Terminated       10.0.0.`,
+		`FarmTerminated  (every server is gone)`,
+		`scripting log of farm "quickstart" (6 entries, oldest first):`,
 		`HostInit db-setup v1 on db/i-000001: exit 0: creating database shop on i-000001`,
 	} {
 		if !strings.Contains(out.String(), want) {
