@@ -370,3 +370,26 @@ func TestDNSUpdateErrorsAreReportedAndRetriedAtTheNextEvent(t *testing.T) {
 		t.Fatalf("DNSRecords after the retry = %+v", recs)
 	}
 }
+
+func TestParseYAMLNamesDNSAndDatabaseTypeErrors(t *testing.T) {
+	_, err := ParseYAML([]byte(`
+name: shop
+roles:
+  - name: db
+    image: img
+    min: 1
+    max: 1
+    database: yes
+    dns:
+      - db.example.test
+`), "farm.yaml")
+	got := err.Error()
+	for _, want := range []string{
+		"farm.yaml:8: cannot unmarshal !!str `yes` into a database",
+		"farm.yaml:10: cannot unmarshal !!str `db.exam...` into a dns name",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("error %q lacks %q", got, want)
+		}
+	}
+}

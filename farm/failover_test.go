@@ -605,3 +605,24 @@ func TestAControllerThatTakesOverAdoptsTheMasterTheNamePointsAt(t *testing.T) {
 		t.Fatalf("NewDBMaster fired %d times", n)
 	}
 }
+
+func TestTheMasterNameFollowsTheMastersNewAddress(t *testing.T) {
+	r, mem, calls := failoverRig(t, dbSpec(2), nil)
+	m, _ := master(r.farm, "db")
+	priv, _, err := r.cloud.ChangeIP(m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tick(time.Second)
+	r.quiet()
+	if got := lookup(mem, "db.example.test"); !slices.Equal(got, []string{priv}) {
+		t.Fatalf("db.example.test = %v, want the master's new address %s", got, priv)
+	}
+	h := mem.History()
+	if last := h[len(h)-1]; !slices.Equal(last.Prev, []string{m.PrivateIP}) {
+		t.Fatalf("the move was %+v, want a swap from %s", last, m.PrivateIP)
+	}
+	if m2, n := master(r.farm, "db"); n != 1 || m2.ID != m.ID || len(calls.list()) != 0 || len(r.farm.Failovers()) != 0 {
+		t.Fatalf("an address change is no failover: master %s (%d), scripts %v", m2.ID, n, calls.list())
+	}
+}

@@ -68,6 +68,9 @@ var (
 		"farm.HealthAction", "a health action",
 		"farm.TerminationPolicy", "a termination policy",
 		"farm.InitFailureAction", "an init failure action",
+		"farm.DNSName", "a dns name",
+		"farm.DatabaseSpec", "a database",
+		"farm.NFSSpec", "an nfs server",
 		"into time.Duration", `into a duration (write it like "30s" or "10m")`,
 	)
 )

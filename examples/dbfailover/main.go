@@ -295,9 +295,17 @@ func failover(ctx context.Context, c config, out *printer, f *farm.Farm, cloud *
 		return result{}, fmt.Errorf("db.%s answers %v, want the new master %s", zone, vals, fo.NewMasterIP)
 	}
 	out.printf("%s answers db.%s = %v\n", d.name, zone, vals)
-	// The role is whole again once a replacement replica is in service;
-	// the app servers' reconnect scripts have run by then.
-	if err := f.WaitReady(ctx); err != nil {
+	// The role is whole again once the old master is out and a
+	// replacement replica is in service.
+	if err := f.Wait(ctx, func(st farm.Status) bool {
+		db, _ := st.Role("db")
+		for _, s := range db.Servers {
+			if s.ID == old.ID && s.State != farm.StateTerminated {
+				return false
+			}
+		}
+		return st.Ready()
+	}); err != nil {
 		return result{}, err
 	}
 	if err := f.Settle(ctx); err != nil {
