@@ -143,6 +143,7 @@ func rfc2136For(t *testing.T, srv *bindtest.Server) (*dnsupdate.RFC2136, *DNSVer
 // answers the new master's address, the app role ran its reconnect
 // script, and at no moment were there two masters.
 func TestFailoverEndToEndWithBIND(t *testing.T) {
+	noLeaks(t)
 	srv := bindtest.Start(t, &bindtest.Options{Zone: "example.test.", SOAMinimum: time.Second})
 	upd, verify := rfc2136For(t, srv)
 	spec := Spec{Name: "shop", Roles: []RoleSpec{

@@ -62,6 +62,7 @@ func TestAReplacedNFSServerTakesItsNameAlong(t *testing.T) {
 // TestNFSRemountEndToEnd runs remount scripts over SSH on the client role's
 // servers when the NFS server is replaced.
 func TestNFSRemountEndToEnd(t *testing.T) {
+	noLeaks(t)
 	mem := dnsupdate.NewMemory(nil)
 	lf := startLiveFarm(t, nfsSpec(), map[string]string{
 		"remount": `echo "mount -t nfs %nfs_name%:%nfs_export% /mnt/shared # %new_master_ip% was %old_master_ip%" > remounted`,
