@@ -158,3 +158,56 @@ func TestRestartedControllerContinuesAttemptNumbers(t *testing.T) {
 		t.Fatalf("relaunch of index 1 by a new controller: %+v", live)
 	}
 }
+
+func TestATokenThatNamesGoneServersMovesToTheNextAttempt(t *testing.T) {
+	spec := appSpec(1, 1)
+	r := newRig(t, spec, nil, fake.Options{})
+	r.farm.Launch(r.ctx)
+	first := r.farm.Servers("app")[0]
+	r.cloud.Crash(first.ID)
+	// Long after: the cloud lists the crashed server no more, but still
+	// remembers its launch token.
+	r.clk.Advance(fake.TerminatedRetention + time.Minute)
+
+	second := r.newFarm(spec)
+	second.Launch(r.ctx) // attempt 1 again: the cloud answers with the gone server
+	if live := liveAtCloud(r.cloud, "app"); len(live) != 0 {
+		t.Fatalf("live = %v after the stale token", live)
+	}
+	r.clk.Advance(time.Second)
+	second.Reconcile(r.ctx) // attempt 2
+	live := liveAtCloud(r.cloud, "app")
+	if len(live) != 1 || live[0].Tags[TagAttempt] != "2" {
+		t.Fatalf("live = %+v, want one server of attempt 2", live)
+	}
+}
+
+func TestLaunchAfterTerminateStartsTheFarmAgain(t *testing.T) {
+	r := newRig(t, appSpec(2, 3), nil, fake.Options{})
+	r.farm.Launch(r.ctx)
+	r.tick(30 * time.Second)
+	done := make(chan error)
+	go func() { done <- r.farm.Terminate(r.ctx) }()
+	for terminated := false; !terminated; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			terminated = true
+		case <-time.After(time.Millisecond):
+			r.clk.Advance(time.Second)
+		}
+	}
+	if err := r.farm.SetDesired("app", 3); err == nil {
+		t.Fatal("SetDesired succeeded on a terminated farm")
+	}
+	if err := r.farm.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(30 * time.Second)
+	st := r.farm.Status()
+	if app, _ := st.Role("app"); !st.Launched || st.Terminating || app.Desired != 2 || app.Counts[StateRunning] != 2 {
+		t.Fatalf("relaunched farm:\n%s", st)
+	}
+}

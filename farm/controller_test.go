@@ -227,3 +227,39 @@ func TestServerAccessorsAndSetters(t *testing.T) {
 		t.Fatal("As reported true for the fake")
 	}
 }
+
+func TestServersOfUnknownRolesAreLeftAloneUntilTerminate(t *testing.T) {
+	r := newRig(t, appSpec(1, 1), nil, fake.Options{})
+	ghost, err := r.cloud.Launch(r.ctx, provider.LaunchSpec{
+		Token: "by-hand", Count: 1, Image: "img",
+		Tags: map[string]string{provider.TagFarm: "web", provider.TagRole: "retired"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.farm.Launch(r.ctx)
+	r.tick(30 * time.Second)
+	st := r.farm.Status()
+	if len(st.Orphans) != 1 || st.Orphans[0] != ghost[0].ID {
+		t.Fatalf("orphans = %v", st.Orphans)
+	}
+	if s, _ := r.cloud.Get(r.ctx, ghost[0].ID); s.State.Gone() {
+		t.Fatal("the farm terminated a server of a role it does not know")
+	}
+	done := make(chan error)
+	go func() { done <- r.farm.Terminate(r.ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := r.cloud.Get(r.ctx, ghost[0].ID); !s.State.Gone() {
+				t.Fatal("Terminate left the orphan running")
+			}
+			return
+		case <-time.After(time.Millisecond):
+			r.clk.Advance(time.Second)
+		}
+	}
+}
