@@ -112,6 +112,7 @@ type Farm struct {
 	lastErr     string
 	orphans     map[string]bool
 	scaling     *farmScaling // see scaling.go
+	scratch     tickScratch  // buffers Reconcile reuses, under tickMu
 }
 
 // roleState is the controller's state of one role.

@@ -78,17 +78,11 @@ type rolePlan struct {
 // planRole decides one role's actions for this tick.
 func planRole(in roleInput) rolePlan {
 	var plan rolePlan
-	live := make([]Server, 0, len(in.servers))
-	used := map[int]bool{}
-	for _, i := range in.inflight {
-		used[i] = true
-	}
-	for _, s := range in.servers {
-		if s.State == StateTerminated {
-			continue
-		}
-		used[s.Index] = true
-		if s.leaving {
+	// Pointers into in.servers: a role at its count copies no Server.
+	live := make([]*Server, 0, len(in.servers))
+	for i := range in.servers {
+		s := &in.servers[i]
+		if s.State == StateTerminated || s.leaving {
 			continue
 		}
 		switch {
@@ -105,7 +99,7 @@ func planRole(in roleInput) rolePlan {
 		case s.replace != "":
 			plan.terminations = append(plan.terminations, termination{id: s.ID, graceful: s.State == StateRunning, reason: s.replace})
 		default:
-			live = append(live, s.Server)
+			live = append(live, &s.Server)
 		}
 	}
 
@@ -117,7 +111,11 @@ func planRole(in roleInput) rolePlan {
 		if in.terminating {
 			reason = "farm terminated"
 		}
-		for _, v := range ChooseVictims(live, n, in.spec.TerminationPolicy) {
+		candidates := make([]Server, len(live))
+		for i, s := range live {
+			candidates[i] = *s
+		}
+		for _, v := range ChooseVictims(candidates, n, in.spec.TerminationPolicy) {
 			plan.terminations = append(plan.terminations, termination{id: v.ID, graceful: v.State == StateRunning, reason: reason})
 		}
 	case have < in.desired:
@@ -151,6 +149,15 @@ func planRole(in roleInput) rolePlan {
 		zones := spreadZones(in.spec.ZoneStrategy, in.zones, counts, in.avoided, need)
 		if need > 0 && len(zones) == 0 {
 			plan.note = "every zone is cooling off after capacity errors"
+		}
+		used := map[int]bool{}
+		for _, i := range in.inflight {
+			used[i] = true
+		}
+		for _, s := range in.servers {
+			if s.State != StateTerminated {
+				used[s.Index] = true
+			}
 		}
 		indexes := freeIndexes(used, len(zones))
 		plan.launches = groupByZone(zones, indexes)

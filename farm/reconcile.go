@@ -54,6 +54,7 @@ func (f *Farm) Reconcile(ctx context.Context) error {
 			f.mu.Lock()
 			now := f.clk.Now()
 			f.observeLocked(cloud, now)
+			f.scratch.giveList(cloud)
 			acts := f.planLocked(ctx, zones, now)
 			f.notifyLocked()
 			f.mu.Unlock()
@@ -98,8 +99,7 @@ func (f *Farm) providerZones(ctx context.Context) ([]string, error) {
 // listCloud lists every server with the farm's tag, retrying each page.
 func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 	opts := provider.ListOptions{Tags: map[string]string{provider.TagFarm: f.spec.Name}}
-	var out []provider.Server
-	at := map[string]int{} // ID → position in out; a later page wins
+	out := f.scratch.takeList() // under tickMu
 	for pages := 0; ; pages++ {
 		var page provider.Page
 		err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
@@ -110,14 +110,7 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("farm: list servers: %w", err)
 		}
-		for _, s := range page.Servers {
-			if i, dup := at[s.ID]; dup {
-				out[i] = s
-				continue
-			}
-			at[s.ID] = len(out)
-			out = append(out, s)
-		}
+		out = append(out, page.Servers...)
 		if page.NextPageToken == "" {
 			break
 		}
@@ -126,13 +119,33 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 		}
 		opts.PageToken = page.NextPageToken
 	}
-	slices.SortFunc(out, func(a, b provider.Server) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+	// By ID; of a server listed twice, the later page's view wins.
+	byID := func(a, b provider.Server) int { return strings.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(out, byID) {
+		slices.SortStableFunc(out, byID)
+	}
+	n := 0
+	for i := range out {
+		if i+1 < len(out) && out[i+1].ID == out[i].ID {
+			continue
+		}
+		out[n] = out[i]
+		n++
+	}
+	return out[:n], nil
 }
 
 // observeLocked folds one listing of the cloud into the records.
 func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
-	byToken := map[string][]provider.Server{}
+	// Servers of one launch by token, for adopting a server the farm does
+	// not know yet; not built when there is none.
+	var byToken map[string][]provider.Server
+	for _, cs := range cloud {
+		if f.records[cs.ID] == nil && !cs.State.Gone() {
+			byToken = map[string][]provider.Server{}
+			break
+		}
+	}
 	own := map[string]bool{} // tokens of launches this controller made
 	f.cloudLive = 0
 	clear(f.orphans)
@@ -149,7 +162,9 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 		}
 		tok := cs.Tags[provider.TagToken]
 		if tok != "" {
-			byToken[tok] = append(byToken[tok], cs)
+			if byToken != nil {
+				byToken[tok] = append(byToken[tok], cs)
+			}
 			if rs.dropInflight(tok) {
 				own[tok] = true
 			}
@@ -162,7 +177,7 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			rs.attempts[i] = max(rs.attempts[i], attempt)
 		}
 	}
-	seen := map[string]bool{}
+	seen := f.scratch.seenSet() // under tickMu
 	for _, cs := range cloud {
 		rs := f.roles[cs.Tags[provider.TagRole]]
 		if rs == nil {
@@ -178,14 +193,18 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 		}
 		f.updateLocked(r, cs, now)
 	}
-	for _, id := range sortedKeys(f.records) {
-		r := f.records[id]
-		if seen[id] {
-			if r.srv.State == StateTerminated && now.Sub(r.goneAt) > terminatedRetention {
-				delete(f.records, id)
-			}
-			continue
+	var unseen []string
+	for id, r := range f.records {
+		switch {
+		case !seen[id]:
+			unseen = append(unseen, id)
+		case r.srv.State == StateTerminated && now.Sub(r.goneAt) > terminatedRetention:
+			delete(f.records, id)
 		}
+	}
+	slices.Sort(unseen) // in order: they fire events
+	for _, id := range unseen {
+		r := f.records[id]
 		switch {
 		case r.srv.State == StateTerminated:
 			delete(f.records, id) // the cloud has forgotten it
@@ -403,8 +422,9 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 			acts.terminate = append(acts.terminate, id)
 		}
 	}
+	ids := sortedKeys(f.records) // planning changes no record's presence
 	byRole := map[string][]*record{}
-	for _, id := range sortedKeys(f.records) {
+	for _, id := range ids {
 		r := f.records[id]
 		byRole[r.srv.Role] = append(byRole[r.srv.Role], r)
 	}
@@ -430,11 +450,12 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 				in.waitingFor = d
 			}
 		}
-		in.servers = make([]planServer, 0, len(byRole[name]))
+		in.servers = f.scratch.takePlan() // under tickMu
 		for _, r := range byRole[name] {
 			in.servers = append(in.servers, planServer{Server: r.srv, replace: r.replace, leaving: r.terminating, kept: r.kept})
 		}
 		plan := planRole(in)
+		f.scratch.givePlan(in.servers)
 		rs.note = plan.note
 		for _, t := range plan.terminations {
 			f.decideTerminationLocked(f.records[t.id], t)
@@ -454,7 +475,7 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 			queueTerminate(id)
 		}
 	}
-	for _, id := range sortedKeys(f.records) {
+	for _, id := range ids {
 		r := f.records[id]
 		switch {
 		case r.srv.State == StateTerminated:

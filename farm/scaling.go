@@ -230,6 +230,7 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 		byRole := make(map[string]*scaleJob, len(jobs))
 		for _, j := range jobs {
 			byRole[j.role] = j
+			j.target.Servers = make([]scaling.Server, 0, f.roles[j.role].desired)
 		}
 		for _, r := range f.records {
 			j := byRole[r.srv.Role]
@@ -250,7 +251,6 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		slices.SortFunc(j.target.Servers, func(a, b scaling.Server) int { return compareStrings(a.ID, b.ID) })
 		if len(j.rsc.sources) == 0 {
 			continue
 		}
@@ -283,16 +283,6 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 		f.notifyLocked()
 	}
 	return changed, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // applyScalingLocked decides one role's count and applies it; it reports

@@ -194,9 +194,9 @@ func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provide
 	p.mu.Lock()
 	// A listing by farm, the controller's every tick, reads only that
 	// farm's servers.
-	candidates := p.all
+	candidates, filter := p.all, len(opts.Tags) > 0
 	if farm, ok := opts.Tags[provider.TagFarm]; ok {
-		candidates = p.byFarm[farm]
+		candidates, filter = p.byFarm[farm], len(opts.Tags) > 1
 	}
 	start := 0
 	if opts.PageToken != "" {
@@ -207,9 +207,9 @@ func (p *Provider) List(ctx context.Context, opts provider.ListOptions) (provide
 		}
 		start = sort.Search(len(candidates), func(i int) bool { return candidates[i].seq > last.seq })
 	}
-	var page provider.Page
+	page := provider.Page{Servers: make([]provider.Server, 0, min(size, len(candidates)-start))}
 	for _, srv := range candidates[start:] {
-		if !p.visibleLocked(srv) || !hasTags(srv.s.Tags, opts.Tags) {
+		if !p.visibleLocked(srv) || filter && !hasTags(srv.s.Tags, opts.Tags) {
 			continue
 		}
 		if len(page.Servers) == size {
