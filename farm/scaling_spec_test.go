@@ -148,3 +148,21 @@ roles:
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestScalingYAMLUnknownFieldIsNamed(t *testing.T) {
+	yaml := `name: shop
+roles:
+  - name: app
+    image: ami-1
+    min: 1
+    max: 4
+    scaling:
+      thresholds:
+        - metric: load1
+          up_abov: 2
+`
+	_, err := ParseYAML([]byte(yaml), "farm.yaml")
+	if err == nil || err.Error() != `farm.yaml:10: unknown field "up_abov" in a threshold` {
+		t.Fatalf("error = %v", err)
+	}
+}
