@@ -667,3 +667,22 @@ func (n noLB) List(ctx context.Context, o provider.ListOptions) (provider.Page, 
 func (n noLB) Launch(ctx context.Context, s provider.LaunchSpec) ([]provider.Server, error) {
 	return n.p.Launch(ctx, s)
 }
+
+func TestScalingReadsTheLoadOverSSHWithoutASource(t *testing.T) {
+	spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 2, Max: 4, Scaling: &ScalingSpec{
+		EvaluationInterval: time.Minute,
+		Thresholds:         []ThresholdSpec{{Metric: "load1", UpAbove: ptr(1000.0)}},
+	}}}}
+	r := newScriptRig(t, spec, nil, nil)
+	r.upAll()
+	if err := r.farm.EvaluateScaling(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The fake servers run "cat /proc/loadavg /proc/meminfo" with /bin/sh
+	// on this machine: the figures are real, whatever they are.
+	d, ok := r.farm.LastScalingDecision("app")
+	if !ok || len(d.Checks) != 1 || d.Checks[0].Vote != scaling.VoteHold || !strings.Contains(d.Reason, "load1 avg") {
+		t.Fatalf("decision = %+v", d)
+	}
+	t.Logf("decision: %s", d.Reason)
+}
