@@ -255,10 +255,10 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 			continue
 		}
 		if len(jobs) == 1 {
-			j.metrics = scaling.Collect(ctx, j.target, j.rsc.sources...)
+			j.metrics = collect(ctx, j.target, j.rsc.sources)
 			continue
 		}
-		wg.Go(func() { j.metrics = scaling.Collect(ctx, j.target, j.rsc.sources...) })
+		wg.Go(func() { j.metrics = collect(ctx, j.target, j.rsc.sources) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -283,6 +283,35 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 		f.notifyLocked()
 	}
 	return changed, nil
+}
+
+// collect is scaling.Collect, without its goroutine for a single source:
+// a farm of many roles measured each tick need not pay for one.
+func collect(ctx context.Context, t scaling.Target, sources []scaling.Source) map[string]scaling.Sample {
+	if len(sources) != 1 {
+		return scaling.Collect(ctx, t, sources...)
+	}
+	src := sources[0]
+	names := src.Metrics()
+	out := make(map[string]scaling.Sample, len(names))
+	samples, err := src.Sample(ctx, t)
+	if err != nil {
+		for _, m := range names {
+			out[m] = scaling.Sample{Metric: m, Err: err}
+		}
+		return out
+	}
+	for _, s := range samples {
+		if _, dup := out[s.Metric]; !dup {
+			out[s.Metric] = s
+		}
+	}
+	for _, m := range names {
+		if _, ok := out[m]; !ok {
+			out[m] = scaling.Sample{Metric: m, Err: fmt.Errorf("source returned no sample for %s", m)}
+		}
+	}
+	return out
 }
 
 // applyScalingLocked decides one role's count and applies it; it reports

@@ -1,7 +1,7 @@
 // Command scale measures one controller tick over many farms on the fake
 // provider: 10 farms × 100 servers and 100 farms × 100 servers.
 //
-//	go run ./internal/bench/scale [-ticks 60] [-parallel 1] [-cpuprofile f] [-memprofile f]
+//	go run ./internal/bench/scale [-ticks 60] [-parallel N] [-cpuprofile f] [-memprofile f]
 //
 // One process runs every farm's controller (package farm) over one fake
 // cloud (provider/fake) on a fake clock. Each farm has one role of 100
@@ -23,9 +23,10 @@
 // set of farms costing at most 12x the time. The exit status is 1 when a
 // target is missed.
 //
-// With -parallel N the farms of a tick are worked by N goroutines, as a
-// controller running each farm's loop would; 1 (the default) is the figure
-// least disturbed by other work on the machine.
+// The farms of a tick are worked by -parallel goroutines (default
+// GOMAXPROCS), as in a controller process where each farm's Run loop is a
+// goroutine of its own; -parallel 1 gives the one-goroutine figure, the
+// cost of a tick in CPU time.
 package main
 
 import (
@@ -53,7 +54,7 @@ const (
 
 func main() {
 	ticks := flag.Int("ticks", 60, "ticks to measure per size (the median is printed)")
-	parallel := flag.Int("parallel", 1, "goroutines working the farms of a tick")
+	parallel := flag.Int("parallel", runtime.GOMAXPROCS(0), "goroutines working the farms of a tick")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the ticks to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile of the 10,000 servers to this file")
 	flag.Parse()
