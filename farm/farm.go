@@ -56,7 +56,8 @@ type Options struct {
 	DNSVerify *DNSVerify
 	// MetricSources measure the roles that have a scaling policy, by role
 	// name. A role whose checks read the load averages or free RAM from no
-	// source here gets scaling.Proc, run over SSH with [Farm.Exec].
+	// source here gets scaling.Proc, run over SSH with [Farm.Exec] (which
+	// needs Scripting).
 	MetricSources map[string][]scaling.Source
 }
 
@@ -421,8 +422,10 @@ func (f *Farm) SetBounds(role string, minCount, maxCount int) error {
 	case minCount > maxCount:
 		return fmt.Errorf("farm: role %q: min %d > max %d", role, minCount, maxCount)
 	}
+	if err := f.setScalingBaseLocked(role, minCount, maxCount); err != nil {
+		return err
+	}
 	rs.min, rs.max = minCount, maxCount
-	f.setScalingBaseLocked(role, minCount, maxCount)
 	from := rs.desired
 	if d := min(max(rs.desired, minCount), maxCount); d != rs.desired && !f.terminating {
 		rs.desired = d

@@ -419,18 +419,20 @@ func (f *Farm) SetScalingState(role string, st scaling.State) error {
 }
 
 // setScalingBaseLocked makes new bounds set by the program the policy's
-// own, so that schedule windows apply over them.
-func (f *Farm) setScalingBaseLocked(role string, minCount, maxCount int) {
+// own, so that schedule windows apply over them. It fails, changing
+// nothing, when the policy does not fit them (a window's desired count
+// outside them).
+func (f *Farm) setScalingBaseLocked(role string, minCount, maxCount int) error {
 	rsc := f.scaling.roles[role]
 	if rsc == nil {
-		return
+		return nil
 	}
 	p := rsc.ev.Policy()
 	p.Min, p.Max = minCount, maxCount
 	if err := rsc.ev.SetPolicy(p); err != nil {
-		f.log.Warn("farm: the scaling policy does not fit the new bounds; it keeps the old ones", "role", role,
-			"min", minCount, "max", maxCount, "err", err)
+		return fmt.Errorf("farm: role %q: bounds %d..%d: %w", role, minCount, maxCount, err)
 	}
+	return nil
 }
 
 // nextScalingWait returns how long the scaling loop may sleep.

@@ -686,3 +686,70 @@ func TestScalingReadsTheLoadOverSSHWithoutASource(t *testing.T) {
 	}
 	t.Logf("decision: %s", d.Reason)
 }
+
+func TestSetBoundsBecomeThePolicyBounds(t *testing.T) {
+	pol := &ScalingSpec{
+		EvaluationInterval: time.Minute,
+		Schedule: &ScheduleSpec{Windows: []WindowSpec{
+			{Name: "night", Days: []string{"mon-sun"}, Start: "22:00", End: "06:00", Desired: ptr(3)},
+		}},
+	}
+	r := newScalingRig(t, RoleSpec{Min: 2, Max: 8, Scaling: pol}, nil, fake.Options{})
+	r.launchReady()
+	if err := r.farm.SetBounds("app", 1, 2); err == nil || !strings.Contains(err.Error(), "desired 3 is outside the window's bounds [1, 2]") {
+		t.Fatalf("SetBounds under the night window's desired: %v", err)
+	}
+	if st, _ := r.farm.Status().Role("app"); st.Min != 2 || st.Max != 8 {
+		t.Fatalf("a refused SetBounds changed the bounds to %d..%d", st.Min, st.Max)
+	}
+	if err := r.farm.SetBounds("app", 3, 5); err != nil {
+		t.Fatal(err)
+	}
+	r.evaluate() // outside the window: the policy keeps the program's bounds
+	if st, _ := r.farm.Status().Role("app"); st.Min != 3 || st.Max != 5 || st.Desired != 3 {
+		t.Fatalf("after SetBounds(3, 5) and an evaluation: min %d max %d desired %d", st.Min, st.Max, st.Desired)
+	}
+	h := r.farm.ScalingHistory("app")
+	if len(h) != 1 || h[0].Origin != OriginProgram || h[0].Reason != "bounds set to 3..5" {
+		t.Fatalf("history = %+v", h)
+	}
+}
+
+func TestScalingStateSurvivesARestartedController(t *testing.T) {
+	pol := loadPolicy(2, 0.5)
+	pol.CooldownUp = 10 * time.Minute
+	r := newScalingRig(t, RoleSpec{Min: 2, Max: 8, Scaling: pol}, nil, fake.Options{})
+	r.launchReady()
+	r.setLoad(5)
+	r.evaluate()
+	st, ok := r.farm.ScalingState("app")
+	if !ok || !st.LastUp.Equal(r.clk.Now()) {
+		t.Fatalf("state = %+v, %v", st, ok)
+	}
+
+	// A second controller over the same cloud, told the saved state,
+	// keeps the cooldown.
+	second, err := New(r.farm.Spec(), r.cloud, &Options{Clock: r.clk,
+		MetricSources: map[string][]scaling.Source{"app": {r.load}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.SetScalingState("app", st); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.SetScalingState("db", st); err == nil {
+		t.Fatal("SetScalingState accepted a role without a policy")
+	}
+	if err := second.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Advance(time.Minute)
+	if err := second.EvaluateScaling(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := second.LastScalingDecision("app")
+	if d.Action != scaling.None || !strings.Contains(d.Reason, "blocked by up cooldown") {
+		t.Fatalf("second controller's decision = %+v", d)
+	}
+}
