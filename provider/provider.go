@@ -12,7 +12,7 @@ import (
 const (
 	TagFarm  = "farmhand:farm"  // farm name
 	TagRole  = "farmhand:role"  // role name
-	TagSlot  = "farmhand:slot"  // the role slot the server fills ("0", "1", ...)
+	TagSlot  = "farmhand:slot"  // the role indexes of the launch, from 1 ("3", or "3,4,5" for a batch)
 	TagToken = "farmhand:token" // idempotency token of the launch that made it
 )
 
