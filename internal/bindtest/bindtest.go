@@ -32,7 +32,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -40,11 +39,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/farmhand/farmhand/internal/testproc"
 )
 
 // Binary is the named the package starts; CheckConf checks its configuration.
@@ -106,17 +106,12 @@ type Server struct {
 	// the main key.
 	Keys []Key
 
-	cmd     *exec.Cmd
+	proc    *testproc.Process
 	logPath string
-	done    chan struct{}
-	waitErr error
 }
 
 // Available reports whether named is installed.
-func Available() bool {
-	_, err := os.Stat(Binary)
-	return err == nil
-}
+func Available() bool { return testproc.Available(Binary) }
 
 // Start launches a server for a test. It skips the test when named is not
 // installed, unless CI=true, where it fails it. The server stops in
@@ -124,29 +119,16 @@ func Available() bool {
 func Start(tb testing.TB, opts *Options) *Server {
 	tb.Helper()
 	RequireNamed(tb)
-	s, err := Launch(context.Background(), tb.TempDir(), opts)
-	if err != nil {
-		tb.Fatalf("bindtest: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("bindtest: stop: %v", err)
-		}
+	return testproc.ForTest(tb, "bindtest", func(ctx context.Context, dir string) (*Server, error) {
+		return Launch(ctx, dir, opts)
 	})
-	return s
 }
 
 // RequireNamed skips tb when named is not installed, or fails it when
 // CI=true.
 func RequireNamed(tb testing.TB) {
 	tb.Helper()
-	if Available() {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("bindtest: %s is not installed (apt-get install bind9 bind9-dnsutils); required when CI=true", Binary)
-	}
-	tb.Skipf("bindtest: %s is not installed (apt-get install bind9 bind9-dnsutils); skipping", Binary)
+	testproc.Require(tb, "bindtest", Binary, "bind9 bind9-dnsutils")
 }
 
 // Launch starts named with its files in dir (which must exist and be
@@ -191,24 +173,19 @@ func Launch(ctx context.Context, dir string, opts *Options) (*Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "zone.db"), []byte(zoneFile(zone, opts)), 0o600); err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		cfgPath := filepath.Join(dir, "named.conf")
+	cfgPath := filepath.Join(dir, "named.conf")
+	err := testproc.OnFreePort(func(port int) error {
 		if err := os.WriteFile(cfgPath, []byte(s.config(port)), 0o600); err != nil {
-			return nil, err
+			return err
 		}
-		if out, err := exec.CommandContext(ctx, CheckConf, "-z", cfgPath).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("%s -z %s: %v: %s", CheckConf, cfgPath, err, strings.TrimSpace(string(out)))
-		}
-		if lastErr = s.start(ctx, cfgPath, port); lastErr == nil {
-			return s, nil
-		}
+		return testproc.Check(ctx, CheckConf, "-z", cfgPath)
+	}, func(port int) error {
+		return s.start(ctx, cfgPath, port)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return s, nil
 }
 
 func (s *Server) keysConfig() string {
@@ -268,58 +245,28 @@ func zoneFile(zone string, opts *Options) string {
 }
 
 func (s *Server) start(ctx context.Context, cfgPath string, port int) error {
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	s.Port = port
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(Binary, "-g", "-c", cfgPath)
+	cmd.Dir = s.Dir
+	proc, err := testproc.Start(ctx, cmd, s.logPath, 15*time.Second, s.servesZone)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close() // the child has its own copy
-	cmd := exec.Command(Binary, "-g", "-c", cfgPath)
-	cmd.Dir = s.Dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", Binary, err)
-	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-	s.Port = port
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := s.waitReady(ctx, 15*time.Second); err != nil {
-		_ = s.Close()
-		return fmt.Errorf("%w; log: %s", err, s.Log())
-	}
+	s.proc = proc
 	return nil
 }
 
-// waitReady polls until named answers an SOA query for the zone over TCP.
-func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("named exited before it was ready: %v", s.waitErr)
-		default:
-		}
-		qctx, cancel := context.WithTimeout(ctx, time.Second)
-		serial, err := s.Serial(qctx)
-		cancel()
-		if err == nil && serial != 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("named on %s not ready after %v: %v", s.Addr, limit, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+// servesZone reports whether named answers an SOA query for the zone over
+// TCP.
+func (s *Server) servesZone(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	serial, err := s.Serial(ctx)
+	if err == nil && serial == 0 {
+		err = fmt.Errorf("SOA serial 0 for %s", s.Zone)
 	}
+	return err
 }
 
 // Query sends one non-recursive query over TCP and returns the answer.
@@ -389,43 +336,8 @@ func (s *Server) Log() string {
 
 // Close stops named and waits for it to exit.
 func (s *Server) Close() error {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return nil
 	}
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	var exitErr *exec.ExitError
-	if s.waitErr != nil && !errors.As(s.waitErr, &exitErr) {
-		return s.waitErr
-	}
-	return nil
-}
-
-// freePort returns a port that is free for both TCP and UDP on 127.0.0.1.
-func freePort() (int, error) {
-	for i := 0; i < 20; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return port, nil
-	}
-	return 0, errors.New("no port free for both TCP and UDP on 127.0.0.1")
+	return s.proc.Stop(10 * time.Second)
 }

@@ -32,7 +32,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -41,11 +40,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/farmhand/farmhand/internal/testproc"
 )
 
 // Binary is the sshd the package starts.
@@ -84,39 +84,28 @@ type Server struct {
 	// ClientKeyFile is the same private key in OpenSSH format, for ssh(1).
 	ClientKeyFile string
 
-	cmd     *exec.Cmd
+	proc    *testproc.Process
 	logPath string
-	done    chan struct{}
-	waitErr error
 }
 
 // Available reports whether sshd is installed.
-func Available() bool {
-	_, err := os.Stat(Binary)
-	return err == nil
-}
+func Available() bool { return testproc.Available(Binary) }
 
 // Start launches a server for a test. It skips the test when sshd is not
 // installed, unless CI=true, where it fails it. The server stops in
 // t.Cleanup.
 func Start(tb testing.TB, opts *Options) *Server {
 	tb.Helper()
-	if !Available() {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("sshdtest: %s is not installed (apt-get install openssh-server); required when CI=true", Binary)
-		}
-		tb.Skipf("sshdtest: %s is not installed (apt-get install openssh-server); skipping", Binary)
-	}
-	s, err := Launch(context.Background(), tb.TempDir(), opts)
-	if err != nil {
-		tb.Fatalf("sshdtest: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			tb.Errorf("sshdtest: stop: %v", err)
-		}
+	Require(tb)
+	return testproc.ForTest(tb, "sshdtest", func(ctx context.Context, dir string) (*Server, error) {
+		return Launch(ctx, dir, opts)
 	})
-	return s
+}
+
+// Require skips tb when sshd is not installed, or fails it when CI=true.
+func Require(tb testing.TB) {
+	tb.Helper()
+	testproc.Require(tb, "sshdtest", Binary, "openssh-server")
 }
 
 // Launch starts sshd with its files in dir (which must exist and be
@@ -166,25 +155,19 @@ func Launch(ctx context.Context, dir string, opts *Options) (*Server, error) {
 		return nil, err
 	}
 
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
+	cfgPath := filepath.Join(dir, "sshd_config")
+	err = testproc.OnFreePort(func(port int) error {
+		if err := os.WriteFile(cfgPath, []byte(s.config(port, opts, hostKeyFiles)), 0o600); err != nil {
+			return err
 		}
-		cfg := s.config(port, opts, hostKeyFiles)
-		cfgPath := filepath.Join(dir, "sshd_config")
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-			return nil, err
-		}
-		if out, err := exec.CommandContext(ctx, Binary, "-t", "-f", cfgPath).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("%s -t -f %s: %v: %s", Binary, cfgPath, err, strings.TrimSpace(string(out)))
-		}
-		if lastErr = s.start(ctx, cfgPath, port); lastErr == nil {
-			return s, nil
-		}
+		return testproc.Check(ctx, Binary, "-t", "-f", cfgPath)
+	}, func(port int) error {
+		return s.start(ctx, cfgPath, port)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return s, nil
 }
 
 func (s *Server) config(port int, opts *Options, hostKeyFiles []string) string {
@@ -218,69 +201,40 @@ LogLevel VERBOSE
 }
 
 func (s *Server) start(ctx context.Context, cfgPath string, port int) error {
-	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	s.Port = port
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	proc, err := testproc.Start(ctx, exec.Command(Binary, "-D", "-e", "-f", cfgPath), s.logPath, 10*time.Second, s.sendsBanner)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close() // the child has its own copy
-	cmd := exec.Command(Binary, "-D", "-e", "-f", cfgPath)
-	// Handing sshd the file itself (not a pipe) keeps its log writes out of
-	// this process, whose CPU time the benchmark measures.
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", Binary, err)
-	}
-	s.cmd = cmd
-	s.done = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.done)
-	}()
-	s.Port = port
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	if err := s.waitReady(ctx, 10*time.Second); err != nil {
-		_ = s.Close()
-		return fmt.Errorf("%w; log: %s", err, s.Log())
-	}
+	s.proc = proc
 	return nil
 }
 
-// waitReady polls the port until sshd sends its banner.
-func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		select {
-		case <-s.done:
-			return fmt.Errorf("sshd exited before it was ready: %v", s.waitErr)
-		default:
-		}
-		conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
-		if err == nil {
-			_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-			line, rerr := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if rerr == nil && strings.HasPrefix(line, "SSH-2.0-") {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sshd on %s not ready after %v", s.Addr, limit)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+// sendsBanner reports whether sshd answers on its port with an SSH banner.
+func (s *Server) sendsBanner(ctx context.Context) error {
+	d := net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return err
 	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("banner from %s: %w", s.Addr, err)
+	}
+	if !strings.HasPrefix(line, "SSH-2.0-") {
+		return fmt.Errorf("banner from %s: %q, want SSH-2.0-", s.Addr, line)
+	}
+	return nil
 }
 
 // CPU returns the CPU time (user+system) sshd and all its finished
 // children (one per connection, and their shells) have used, read from
 // /proc. The benchmark uses it to show the server's share of the work.
 func (s *Server) CPU() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.proc.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -335,26 +289,10 @@ func (s *Server) KnownHostsLines(addr string) string {
 
 // Close stops sshd and waits for it to exit.
 func (s *Server) Close() error {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return nil
 	}
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	var exitErr *exec.ExitError
-	if s.waitErr != nil && !errors.As(s.waitErr, &exitErr) {
-		return s.waitErr
-	}
-	return nil
+	return s.proc.Stop(5 * time.Second)
 }
 
 // writeKey generates a private key of type typ, writes it in OpenSSH format
@@ -396,13 +334,4 @@ func writeKey(dir, name, typ string) (ssh.PublicKey, string, error) {
 		return nil, "", err
 	}
 	return signer.PublicKey(), path, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
