@@ -1,10 +1,11 @@
-package main
+package webfarm
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +17,48 @@ import (
 	"github.com/farmhand/farmhand/scripting"
 )
 
-// session is one run of the farm: launch, show, terminate.
-type session struct {
-	out  *timeline
-	p    provider.Provider
-	spec farm.Spec
-	opts farm.Options
+// Session is one run of the farm: launch, show, terminate. The program
+// sets it up with the cloud's help ([Cloud]) and runs it.
+type Session struct {
+	// Set by the program before it calls the cloud.
+
+	// Out is the timeline the run prints to.
+	Out *Timeline
+	// Logger logs the controller's and the driver's steps with -v; nil
+	// otherwise.
+	Logger *slog.Logger
+	// Farm is the farm's shape as far as the program knows it; the cloud
+	// adds its location, image and instance type.
+	Farm Shape
+	// HostKey is the test sshd's host key, an authorized_keys line, which
+	// every server of a test cloud must print on its console; empty on a
+	// real cloud and without sshd.
+	HostKey string
+	// KeyNote says which SSH key a real run logs in with (never the
+	// secret), for the cloud's first line.
+	KeyNote string
+
+	// Set by the cloud.
+
+	// Provider is the cloud's driver.
+	Provider provider.Provider
+	// Spec is the farm, usually built with Spec from Farm.
+	Spec farm.Spec
+	// Scripts are the cloud's own scripts, saved in the library next to
+	// the web farm's.
+	Scripts []scripting.Script
+	// Crash makes a test cloud lose a server as if it crashed, for
+	// -crash-db; nil on a real cloud.
+	Crash func(id string)
+	// Ready and Done print what the cloud adds once the farm is up and once
+	// it is gone; nil for nothing.
+	Ready, Done func(*Timeline)
+
+	// Set by the program after the cloud.
+
+	// Options are the farm's options: logging, DNS, scripting.
+	Options farm.Options
+
 	// memoryDNS holds the farm's names when they are not published.
 	memoryDNS *dnsupdate.Memory
 	// hostKeyPoll is how often a new server's console is read for its
@@ -29,30 +66,70 @@ type session struct {
 	hostKeyPoll  time.Duration
 	readyTimeout time.Duration
 	serve        bool
-	// ready and done print what the mode adds once the farm is up and
-	// once it is gone; nil for nothing.
-	ready, done func(*timeline)
-	// crash, when set, makes the cloud lose a server as if it crashed,
-	// for -crash-db.
-	crash func(id string)
+
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// Cleanup registers fn to run when the session is closed, after the
+// functions registered after it.
+func (s *Session) Cleanup(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleanups = append(s.cleanups, fn)
+}
+
+// Every calls fn every interval, from a goroutine that Close ends and waits
+// for. Test clouds use it to let time pass (nothing moves by itself there).
+func (s *Session) Every(interval time.Duration, fn func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				fn()
+			case <-done:
+				return
+			}
+		}
+	})
+	s.Cleanup(func() {
+		close(done)
+		wg.Wait()
+	})
+}
+
+// Close runs the cleanup functions, last registered first: it stops the
+// test servers. A second Close does nothing.
+func (s *Session) Close() {
+	s.mu.Lock()
+	fns := s.cleanups
+	s.cleanups = nil
+	s.mu.Unlock()
+	for _, fn := range slices.Backward(fns) {
+		fn()
+	}
 }
 
 // run launches the farm, waits for it, prints what it did, and terminates
 // it, also when ctx ends early (an interrupt): servers left running cost
 // money.
-func (s *session) run(ctx context.Context) (err error) {
-	if s.opts.Scripting != nil {
-		s.opts.Scripting.OnResult = s.out.script
+func (s *Session) run(ctx context.Context) (err error) {
+	if s.Options.Scripting != nil {
+		s.Options.Scripting.OnResult = s.Out.script
 		if s.hostKeyPoll > 0 {
-			s.opts.Hooks = append(s.opts.Hooks, waitForHostKeys(s.p, s.hostKeyPoll))
+			s.Options.Hooks = append(s.Options.Hooks, waitForHostKeys(s.Provider, s.hostKeyPoll))
 		}
 	}
-	f, err := farm.New(s.spec, s.p, &s.opts)
+	f, err := farm.New(s.Spec, s.Provider, &s.Options)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	f.Subscribe(s.out.event)
+	f.Subscribe(s.Out.event)
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan error, 1)
@@ -64,7 +141,7 @@ func (s *session) run(ctx context.Context) (err error) {
 	defer func() {
 		// Terminate even after an interrupt, with a fresh deadline.
 		if ctx.Err() != nil {
-			s.out.printf("interrupted: terminating the farm (interrupt again to quit and leave its servers running)\n")
+			s.Out.Printf("interrupted: terminating the farm (interrupt again to quit and leave its servers running)\n")
 		}
 		termCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 		defer cancel()
@@ -73,7 +150,7 @@ func (s *session) run(ctx context.Context) (err error) {
 		}
 	}()
 
-	s.out.printf("launching farm %q in %s: %s\n", s.spec.Name, s.spec.Location, describeRoles(s.spec))
+	s.Out.Printf("launching farm %q in %s: %s\n", s.Spec.Name, s.Spec.Location, describeRoles(s.Spec))
 	if err := f.Launch(ctx); err != nil {
 		return fmt.Errorf("launch: %w", err)
 	}
@@ -85,28 +162,28 @@ func (s *session) run(ctx context.Context) (err error) {
 	if err := f.Settle(readyCtx); err != nil {
 		return err
 	}
-	s.out.printf("farm %q is ready\n", s.spec.Name)
+	s.Out.Printf("farm %q is ready\n", s.Spec.Name)
 	s.showDNS(f)
-	if s.ready != nil {
-		s.ready(s.out)
+	if s.Ready != nil {
+		s.Ready(s.Out)
 	}
-	if s.opts.Scripting != nil {
+	if s.Options.Scripting != nil {
 		s.showLoad(ctx, f)
 		s.showScaling(ctx, f)
 	} else {
-		s.out.printf("scaling: app64's load average is read over SSH, which is off: no verdict\n")
+		s.Out.Printf("scaling: app64's load average is read over SSH, which is off: no verdict\n")
 	}
-	if s.crash != nil {
+	if s.Crash != nil {
 		if err := s.crashMaster(ctx, f); err != nil {
 			return err
 		}
 	}
-	s.out.printf("status:\n%s", indent(f.Status().String()))
+	s.Out.Printf("status:\n%s", indent(f.Status().String()))
 	if s.serve {
-		s.out.printf("serving until interrupted (Ctrl-C terminates the farm)\n")
+		s.Out.Printf("serving until interrupted (Ctrl-C terminates the farm)\n")
 		<-ctx.Done()
 	}
-	if n := s.out.failedScripts(); n > 0 {
+	if n := s.Out.failedScripts(); n > 0 {
 		return fmt.Errorf("%d script runs failed (see above)", n)
 	}
 	return nil
@@ -114,8 +191,8 @@ func (s *session) run(ctx context.Context) (err error) {
 
 // terminate ends the farm gracefully and waits until the cloud reports
 // every server gone.
-func (s *session) terminate(ctx context.Context, f *farm.Farm) error {
-	s.out.printf("terminating farm %q\n", s.spec.Name)
+func (s *Session) terminate(ctx context.Context, f *farm.Farm) error {
+	s.Out.Printf("terminating farm %q\n", s.Spec.Name)
 	start := time.Now()
 	if err := f.Terminate(ctx); err != nil {
 		return err
@@ -123,12 +200,12 @@ func (s *session) terminate(ctx context.Context, f *farm.Farm) error {
 	if err := f.Settle(ctx); err != nil {
 		return err
 	}
-	s.out.printf("farm %q terminated in %.1fs\n", s.spec.Name, time.Since(start).Seconds())
+	s.Out.Printf("farm %q terminated in %.1fs\n", s.Spec.Name, time.Since(start).Seconds())
 	if s.memoryDNS != nil {
-		s.out.printf("DNS names left in memory: %d\n", len(s.memoryDNS.Records()))
+		s.Out.Printf("DNS names left in memory: %d\n", len(s.memoryDNS.Records()))
 	}
-	if s.done != nil {
-		s.done(s.out)
+	if s.Done != nil {
+		s.Done(s.Out)
 	}
 	return nil
 }
@@ -136,7 +213,7 @@ func (s *session) terminate(ctx context.Context, f *farm.Farm) error {
 // crashMaster crashes the database master and waits for the farm to fail
 // over: a new master, db's name moved to it, NewDBMaster announced and the
 // app servers' reconnect scripts run, the role back at its size.
-func (s *session) crashMaster(ctx context.Context, f *farm.Farm) error {
+func (s *Session) crashMaster(ctx context.Context, f *farm.Farm) error {
 	var master farm.Server
 	for _, srv := range f.Servers("db") {
 		if srv.Master {
@@ -146,8 +223,8 @@ func (s *session) crashMaster(ctx context.Context, f *farm.Farm) error {
 	if master.ID == "" {
 		return fmt.Errorf("-crash-db: role db has no master")
 	}
-	s.out.printf("crashing the database master db/%s (%s)\n", master.ID, master.PrivateIP)
-	s.crash(master.ID)
+	s.Out.Printf("crashing the database master db/%s (%s)\n", master.ID, master.PrivateIP)
+	s.Crash(master.ID)
 	ctx, cancel := context.WithTimeout(ctx, s.readyTimeout)
 	defer cancel()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -170,7 +247,7 @@ func (s *session) crashMaster(ctx context.Context, f *farm.Farm) error {
 	}
 	fo := f.Failovers()
 	last := fo[len(fo)-1]
-	s.out.printf("failover of role %s: %s → %s (%s → %s); detected %s, DNS set +%s, announced +%s%s\n",
+	s.Out.Printf("failover of role %s: %s → %s (%s → %s); detected %s, DNS set +%s, announced +%s%s\n",
 		last.Role, last.OldMaster, last.NewMaster, last.OldMasterIP, last.NewMasterIP,
 		last.Detected.Format("15:04:05.000"), since(last.Detected, last.DNSSet), since(last.Detected, last.Announced),
 		errNote(last.Err))
@@ -194,7 +271,7 @@ func errNote(err string) string {
 }
 
 // showDNS prints the names the farm keeps.
-func (s *session) showDNS(f *farm.Farm) {
+func (s *Session) showDNS(f *farm.Farm) {
 	where := "published"
 	if s.memoryDNS != nil {
 		where = "in memory (-dns publishes them)"
@@ -204,29 +281,29 @@ func (s *session) showDNS(f *farm.Farm) {
 		if r.Err != "" {
 			state += " (error: " + r.Err + ")"
 		}
-		s.out.printf("DNS %s %s → %s  [%s of role %s, %s]\n", r.Name, r.Type, state, r.Select, r.Role, where)
+		s.Out.Printf("DNS %s %s → %s  [%s of role %s, %s]\n", r.Name, r.Type, state, r.Select, r.Role, where)
 	}
 }
 
 // showLoad reads an app server's load average over SSH, as the scaling
 // policy does.
-func (s *session) showLoad(ctx context.Context, f *farm.Farm) {
+func (s *Session) showLoad(ctx context.Context, f *farm.Farm) {
 	apps := f.Servers("app64")
 	if len(apps) == 0 {
 		return
 	}
 	out, err := f.Exec(ctx, apps[0].ID, "cat /proc/loadavg")
 	if err != nil {
-		s.out.printf("load of app64/%s over SSH: %v\n", apps[0].ID, err)
+		s.Out.Printf("load of app64/%s over SSH: %v\n", apps[0].ID, err)
 		return
 	}
-	s.out.printf("load of app64/%s over SSH: /proc/loadavg %s\n", apps[0].ID, strings.TrimSpace(string(out)))
+	s.Out.Printf("load of app64/%s over SSH: /proc/loadavg %s\n", apps[0].ID, strings.TrimSpace(string(out)))
 }
 
 // showScaling waits for an evaluation of app64's policy that measured the
 // servers (the first ones may find them warming up) and prints its verdict.
-func (s *session) showScaling(ctx context.Context, f *farm.Farm) {
-	app, _ := s.spec.Role("app64")
+func (s *Session) showScaling(ctx context.Context, f *farm.Farm) {
+	app, _ := s.Spec.Role("app64")
 	interval := app.Scaling.EvaluationInterval
 	ctx, cancel := context.WithTimeout(ctx, 3*interval+2*time.Second)
 	defer cancel()
@@ -235,16 +312,16 @@ func (s *session) showScaling(ctx context.Context, f *farm.Farm) {
 	for {
 		d, ok := f.LastScalingDecision("app64")
 		if ok && measured(d) {
-			s.out.printf("scaling app64 on load1: %s (%d → %d, bounds %d..%d)\n", d.Reason, d.From, d.To, d.Min, d.Max)
+			s.Out.Printf("scaling app64 on load1: %s (%d → %d, bounds %d..%d)\n", d.Reason, d.From, d.To, d.Min, d.Max)
 			return
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
 			if ok {
-				s.out.printf("scaling app64 on load1: %s\n", d.Reason)
+				s.Out.Printf("scaling app64 on load1: %s\n", d.Reason)
 			} else {
-				s.out.printf("scaling app64: not evaluated yet\n")
+				s.Out.Printf("scaling app64: not evaluated yet\n")
 			}
 			return
 		}
@@ -262,8 +339,8 @@ func measured(d scaling.Decision) bool {
 }
 
 // waitForHostKeys holds a new server in Initializing until its host keys
-// can be read from the cloud (EC2 shows the console output some minutes
-// after boot), so that its HostUp scripts
+// can be read from the cloud (clouds show the console output, where
+// cloud-init prints them, some time after boot), so that its HostUp scripts
 // find a key to check. (Blocking BeforeHostUp scripts, such as db's, wait
 // for the keys by themselves.)
 func waitForHostKeys(p provider.Provider, poll time.Duration) farm.Hook {
@@ -291,6 +368,7 @@ func waitForHostKeys(p provider.Provider, poll time.Duration) farm.Hook {
 	})
 }
 
+// describeRoles says in one line what each role is made of.
 func describeRoles(spec farm.Spec) string {
 	var parts []string
 	for _, r := range spec.Roles {
@@ -305,76 +383,9 @@ func describeRoles(spec farm.Spec) string {
 			p += ", scaling on load1"
 		}
 		if r.LoadBalancer != "" {
-			p += ", ELB " + r.LoadBalancer
+			p += ", load balancer " + r.LoadBalancer
 		}
 		parts = append(parts, p+")")
 	}
 	return strings.Join(parts, "; ")
-}
-
-// timeline prints events and script results as they happen, with the
-// time since the start. Its methods are safe for concurrent use.
-type timeline struct {
-	mu     sync.Mutex
-	w      io.Writer
-	start  time.Time
-	failed int
-}
-
-func newTimeline(w io.Writer) *timeline {
-	return &timeline{w: w, start: time.Now()}
-}
-
-func (t *timeline) printf(format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(t.w, "%6.2fs  ", time.Since(t.start).Seconds())
-	fmt.Fprintf(t.w, format, args...)
-}
-
-func (t *timeline) event(ev farm.Event) {
-	switch ev.Type {
-	case farm.BeforeInstanceLaunch, farm.BeforeHostUp, farm.HostInit:
-		return // routine steps, left out to keep the timeline short
-	}
-	where := ev.Role
-	if ev.Server != nil {
-		where += "/" + ev.Server.ID
-		if ev.Server.PrivateIP != "" {
-			where += " (" + ev.Server.PrivateIP + ")"
-		}
-	}
-	t.printf("event %-18s %-28s %s\n", ev.Type, where, ev.Reason)
-}
-
-// script prints a script's result with its whole output, indented.
-func (t *timeline) script(ev farm.Event, r scripting.Result) {
-	status := fmt.Sprintf("exit %d", r.ExitCode)
-	if r.Err != nil {
-		status = r.Err.Error()
-	}
-	t.mu.Lock()
-	if !r.OK() {
-		t.failed++
-	}
-	t.mu.Unlock()
-	t.printf("%s script %q v%d on %s/%s: %s in %s\n%s", ev.Type, r.Script, r.Version,
-		r.Target.Role, r.Target.ServerID, status, r.Duration().Round(time.Millisecond),
-		indent(r.Stdout+r.Stderr))
-}
-
-func (t *timeline) failedScripts() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.failed
-}
-
-// indent prefixes every line of s with spaces, for output under a line of
-// the timeline.
-func indent(s string) string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return ""
-	}
-	return "          | " + strings.ReplaceAll(s, "\n", "\n          | ") + "\n"
 }
