@@ -3,43 +3,22 @@ package main
 import (
 	"time"
 
+	"github.com/farmhand/farmhand/examples/internal/webfarm"
 	"github.com/farmhand/farmhand/farm"
-	"github.com/farmhand/farmhand/scaling"
 	"github.com/farmhand/farmhand/scripting"
 )
 
-// The scripts of the seed article's web farm, saved in the farm's script
-// library, plus the load balancer Rackspace lacks. %install_cmd% is a farm
-// variable: "apt-get -y install" on a real farm, and an echo of that command
-// on the test servers, so that trying the example installs nothing on this
-// machine; %haproxy_cfg% and %reload_cmd% likewise.
-var scripts = []scripting.Script{
-	{
-		Name:        "apache-install",
-		Description: "the article's OnHostUp script of the app64 role",
-		Body: `%install_cmd% apache2
-echo "I am a %role_name%, and I have apache installed now"`,
-	},
-	{
-		Name:        "mysql-install",
-		Description: "the database's startup script; the farm moves db's DNS name, no curl needed",
-		Body: `%install_cmd% mysql-server
-# ... grab your SQL from somewhere and install it.
-echo "I am a %role_name% at %internal_ip%; %db_name% points at the master"`,
-	},
-	{
-		Name:        "db-reconnect",
-		Description: "run on the app servers when the database master moves",
-		Body:        `echo "%role_name% #%instance_index%: the master is now %event_internal_ip%, reconnecting to %db_name%"`,
-	},
-	{
-		// Rackspace has no Elastic Load Balancing: the lb role runs
-		// HAProxy, whose backend is the name int-app64.ZONE that the farm
-		// keeps pointing at every app server, re-resolved by HAProxy as
-		// servers come and go.
-		Name:        "haproxy-install",
-		Description: "the load balancer role: HAProxy over the app servers' DNS name",
-		Body: `%install_cmd% haproxy
+// haproxyInstall sets up the load balancer Rackspace lacks. Rackspace has
+// no Elastic Load Balancing: the lb role runs HAProxy, whose backend is the
+// name int-app64.ZONE that the farm keeps pointing at every app server,
+// re-resolved by HAProxy as servers come and go. %haproxy_cfg% and
+// %reload_cmd% are farm variables, like %install_cmd%: on the test servers
+// the configuration is printed and the reload echoed, so that trying the
+// example changes nothing on this machine.
+var haproxyInstall = scripting.Script{
+	Name:        "haproxy-install",
+	Description: "the load balancer role: HAProxy over the app servers' DNS name",
+	Body: `%install_cmd% haproxy
 cat > %haproxy_cfg% <<EOF
 resolvers farm
     parse-resolv-conf
@@ -55,99 +34,34 @@ backend app64
 EOF
 %reload_cmd%
 echo "I am a %role_name%: HAProxy balances %app_name% on port 80"`,
-	},
 }
 
-// shape holds what differs between a farm on Rackspace or OpenStack and the
-// same farm on the test servers.
-type shape struct {
-	name, location string
-	image, flavor  string
-	// dnsZone names the farm's DNS names: db.ZONE for the database master,
-	// int-app64.ZONE for every app server, www.ZONE for the balancer.
-	dnsZone string
-	// installCmd is %install_cmd%, haproxyCfg %haproxy_cfg% and reloadCmd
-	// %reload_cmd%.
-	installCmd, haproxyCfg, reloadCmd string
-	// runAs runs the scripts through sudo when the login user is not
-	// root; empty runs them as the login user.
-	runAs string
-	// lbAddress is the address www.ZONE points at: farm.DNSPublic on a
+// haproxy is how the lb role's HAProxy is set up.
+type haproxy struct {
+	// config is %haproxy_cfg% and reload %reload_cmd%.
+	config, reload string
+	// address is the address www.ZONE points at: farm.DNSPublic on a
 	// cloud, farm.DNSPrivate on the test servers, which give none public.
-	lbAddress string
-	// sshPort is what the SSH health check dials.
-	sshPort int
-	// scripts binds the scripts; false when the farm cannot log in.
-	scripts bool
-	// evaluation is the scaling policy's interval; warmUp the time a new
-	// server is counted but not measured.
-	evaluation, warmUp time.Duration
+	address string
 }
 
-// webFarm is the seed article's farm on Rackspace: a MySQL database whose
-// master is always db.ZONE; the app64 role of apache servers, which waits
-// for the database and grows and shrinks with its load average; and lb,
-// HAProxy in front of them, reachable as www.ZONE.
-func webFarm(s shape) farm.Spec {
-	up, down := 2.0, 0.3
-	db := farm.RoleSpec{
-		Name: "db", Image: s.image, InstanceType: s.flavor, Min: 1, Max: 2,
-		Database: &farm.DatabaseSpec{},
-		DNS:      []farm.DNSName{{Name: "db." + s.dnsZone, Select: farm.DNSSelectMaster, TTL: 30 * time.Second}},
-	}
-	app := farm.RoleSpec{
-		Name: "app64", Image: s.image, InstanceType: s.flavor, Min: 2, Max: 6,
-		DependsOn:    []string{"db"},
-		DNS:          []farm.DNSName{{Name: "int-app64." + s.dnsZone, TTL: 30 * time.Second}},
-		HealthChecks: []farm.HealthCheckSpec{{Kind: "ssh", Port: s.sshPort}},
-		Scaling: &farm.ScalingSpec{
-			EvaluationInterval: s.evaluation,
-			WarmUp:             s.warmUp,
-			Thresholds: []farm.ThresholdSpec{{
-				Metric:  scaling.MetricLoad1,
-				UpAbove: &up, UpBy: "50%",
-				DownBelow: &down, DownBy: "1",
-				Datapoints: 3,
-			}},
-		},
-	}
+// webFarm is the seed article's farm on Rackspace: the shared db and app64
+// roles, and lb, HAProxy in front of the app servers, reachable as
+// www.ZONE.
+func webFarm(s webfarm.Shape, h haproxy) farm.Spec {
+	app := webfarm.AppRole(s)
+	// HAProxy re-resolves the name as servers come and go: keep it short.
+	app.DNS[0].TTL = 30 * time.Second
 	lb := farm.RoleSpec{
-		Name: "lb", Image: s.image, InstanceType: s.flavor, Min: 1, Max: 1,
-		DNS: []farm.DNSName{{Name: "www." + s.dnsZone, Address: s.lbAddress}},
+		Name: "lb", Image: s.Image, InstanceType: s.InstanceType, Min: 1, Max: 1,
+		DNS: []farm.DNSName{{Name: "www." + s.DNSZone, Address: h.address}},
 	}
-	if s.scripts {
-		// Blocking, before the server enters service: db's name moves to
-		// a new master, and NewDBMaster fires, only once MySQL runs there.
-		db.Scripts = []farm.ScriptBinding{{Event: farm.BeforeHostUp, Script: "mysql-install", Blocking: true, RunAs: s.runAs, Timeout: 15 * time.Minute}}
-		app.Scripts = []farm.ScriptBinding{
-			{Event: farm.HostUp, Script: "apache-install", RunAs: s.runAs, Timeout: 10 * time.Minute},
-			// NewDBMaster is farm-wide: app64's binding runs on every
-			// app server when db gets a new master.
-			{Event: farm.NewDBMaster, Script: "db-reconnect", Target: farm.TargetRole},
-		}
-		lb.Scripts = []farm.ScriptBinding{{Event: farm.HostUp, Script: "haproxy-install", RunAs: s.runAs, Timeout: 10 * time.Minute}}
+	if s.BindScripts {
+		lb.Scripts = []farm.ScriptBinding{{Event: farm.HostUp, Script: "haproxy-install", RunAs: s.RunAs, Timeout: 10 * time.Minute}}
 	}
-	return farm.Spec{
-		Name:     s.name,
-		Location: s.location,
-		Variables: map[string]string{
-			"install_cmd": s.installCmd,
-			"haproxy_cfg": s.haproxyCfg,
-			"reload_cmd":  s.reloadCmd,
-			"db_name":     "db." + s.dnsZone,
-			"app_name":    "int-app64." + s.dnsZone,
-		},
-		Roles: []farm.RoleSpec{db, app, lb},
-	}
-}
-
-// newLibrary returns a library holding the scripts.
-func newLibrary() (*scripting.Library, error) {
-	lib := scripting.NewLibrary(nil)
-	for _, s := range scripts {
-		if _, err := lib.Save(s); err != nil {
-			return nil, err
-		}
-	}
-	return lib, nil
+	spec := webfarm.Spec(s, webfarm.DBRole(s), app, lb)
+	spec.Variables["haproxy_cfg"] = h.config
+	spec.Variables["reload_cmd"] = h.reload
+	spec.Variables["app_name"] = "int-app64." + s.DNSZone
+	return spec
 }
