@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/farmhand/farmhand/examples/internal/webfarm"
@@ -62,13 +58,6 @@ func (c *rackspaceCloud) TestServers(ctx context.Context, s *webfarm.Session) er
 			s.Out.Printf("crash: %v\n", err)
 		}
 	}
-	s.Done = func(t *webfarm.Timeline) {
-		routes := cloud.AllCalls()
-		var parts []string
-		for _, r := range slices.Sorted(maps.Keys(routes)) {
-			parts = append(parts, fmt.Sprintf("%s %d", r, routes[r]))
-		}
-		t.Printf("API calls: %s\n", strings.Join(parts, ", "))
-	}
+	s.Done = func(t *webfarm.Timeline) { t.PrintCounts("API calls", cloud.AllCalls()) }
 	return nil
 }

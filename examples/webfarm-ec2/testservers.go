@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -47,13 +44,6 @@ func (c *ec2Cloud) TestServers(ctx context.Context, s *webfarm.Session) error {
 		ids, _ := srv.LoadBalancerInstances(testLoadBalancer)
 		t.Printf("ELB %s: %d instances registered %v\n", testLoadBalancer, len(ids), ids)
 	}
-	s.Done = func(t *webfarm.Timeline) {
-		counts := srv.Counts()
-		var parts []string
-		for _, a := range slices.Sorted(maps.Keys(counts)) {
-			parts = append(parts, fmt.Sprintf("%s %d", a, counts[a]))
-		}
-		t.Printf("EC2 API calls: %s\n", strings.Join(parts, ", "))
-	}
+	s.Done = func(t *webfarm.Timeline) { t.PrintCounts("EC2 API calls", srv.Counts()) }
 	return nil
 }

@@ -3,6 +3,8 @@ package webfarm
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,16 @@ func (t *Timeline) Printf(format string, args ...any) {
 	defer t.mu.Unlock()
 	fmt.Fprintf(t.w, "%6.2fs  ", time.Since(t.start).Seconds())
 	fmt.Fprintf(t.w, format, args...)
+}
+
+// PrintCounts prints counts in one line after label, in the order of
+// their names: "API calls: GET /servers 3, POST /servers 2".
+func (t *Timeline) PrintCounts(label string, counts map[string]int) {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
+	}
+	t.Printf("%s: %s\n", label, strings.Join(parts, ", "))
 }
 
 func (t *Timeline) event(ev farm.Event) {
