@@ -141,7 +141,12 @@ type roleState struct {
 // show up or the call fails for sure, it is retried with the same spec and
 // token, and its indexes count as servers.
 type inflightLaunch struct {
-	spec    provider.LaunchSpec
+	spec provider.LaunchSpec
+	// slots are every index the launch names (its TagSlot), in order.
+	slots []int
+	// indexes are the slots none of the launch's servers holds yet: a
+	// listing may show some of its servers before the others (eventual
+	// consistency), and only the missing ones still count as launching.
 	indexes []int
 	since   time.Time
 	calling bool

@@ -165,7 +165,7 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			if byToken != nil {
 				byToken[tok] = append(byToken[tok], cs)
 			}
-			if rs.dropInflight(tok) {
+			if rs.inflightFor(tok) != nil {
 				own[tok] = true
 			}
 		}
@@ -192,6 +192,15 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			r = f.adoptLocked(cs, rs, byToken, !own[cs.Tags[provider.TagToken]], now)
 		}
 		f.updateLocked(r, cs, now)
+	}
+	// A launch whose servers the listing shows stays inflight for the
+	// indexes none of them holds yet: listings may show a launch's
+	// servers one by one, and launching those indexes again would
+	// duplicate them. Retrying with the same token, or the launch timeout,
+	// settles the rest.
+	for _, name := range f.order {
+		rs := f.roles[name]
+		rs.inflight = slices.DeleteFunc(rs.inflight, func(in *inflightLaunch) bool { return len(in.indexes) == 0 })
 	}
 	var unseen []string
 	for id, r := range f.records {
@@ -251,16 +260,29 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 	}
 }
 
-// dropInflight forgets the inflight launch with this token and reports
-// whether there was one.
-func (rs *roleState) dropInflight(token string) bool {
-	for i, in := range rs.inflight {
+// inflightFor returns the inflight launch with this token, or nil.
+func (rs *roleState) inflightFor(token string) *inflightLaunch {
+	for _, in := range rs.inflight {
 		if in.spec.Token == token {
-			rs.inflight = slices.Delete(rs.inflight, i, i+1)
-			return true
+			return in
 		}
 	}
-	return false
+	return nil
+}
+
+// takeIndex picks the index of one of the launch's servers, which no
+// longer counts as launching: want (the server's place among the launch's
+// servers) if the launch still waits for it, else the first index it waits
+// for. With none left it returns want.
+func (in *inflightLaunch) takeIndex(want int) int {
+	if len(in.indexes) == 0 {
+		return want
+	}
+	if !slices.Contains(in.indexes, want) {
+		want = in.indexes[0]
+	}
+	in.indexes = slices.DeleteFunc(slices.Clone(in.indexes), func(i int) bool { return i == want })
+	return want
 }
 
 func (rs *roleState) removeInflight(in *inflightLaunch) {
@@ -274,8 +296,14 @@ func (rs *roleState) removeInflight(in *inflightLaunch) {
 func (f *Farm) adoptLocked(cs provider.Server, rs *roleState, byToken map[string][]provider.Server, adopted bool, now time.Time) *record {
 	indexes := parseIndexes(cs.Tags[provider.TagSlot])
 	idx := 0
-	if tok := cs.Tags[provider.TagToken]; tok != "" && len(indexes) > 0 {
+	tok := cs.Tags[provider.TagToken]
+	if tok != "" && len(indexes) > 0 {
 		idx = assignIndexes(byToken[tok], indexes)[cs.ID]
+	}
+	if in := rs.inflightFor(tok); in != nil && tok != "" {
+		// This controller's launch: the server fills one of the indexes
+		// it still waits for, whichever of its servers the listing shows.
+		idx = in.takeIndex(idx)
 	}
 	if idx == 0 || f.indexUsedLocked(rs.spec.Name, idx) {
 		idx = f.freeIndexLocked(rs)
@@ -540,7 +568,7 @@ func (f *Farm) newLaunchLocked(rs *roleState, l launchPlan, now time.Time) *laun
 	if rs.spec.UserData != "" {
 		spec.UserData = []byte(rs.spec.UserData)
 	}
-	in := &inflightLaunch{spec: spec, indexes: slices.Clone(l.indexes), since: now}
+	in := &inflightLaunch{spec: spec, slots: slices.Clone(l.indexes), indexes: slices.Clone(l.indexes), since: now}
 	rs.inflight = append(rs.inflight, in)
 	f.emitLocked(Event{Type: BeforeInstanceLaunch, Role: rs.spec.Name, Reason: "launching servers", Params: map[string]string{
 		"zone": l.zone, "count": strconv.Itoa(len(l.indexes)), "indexes": formatIndexes(l.indexes),
@@ -660,13 +688,13 @@ func (f *Farm) launchResultLocked(job *launchJob, now time.Time) error {
 			f.log.Warn("farm: launch token returned only gone servers", "role", job.role, "token", in.spec.Token)
 			return nil
 		}
-		idx := assignIndexes(job.servers, in.indexes)
+		idx := assignIndexes(job.servers, in.slots)
 		sort.Slice(live, func(i, j int) bool { return live[i].ID < live[j].ID })
 		for _, s := range live {
 			if f.records[s.ID] != nil {
 				continue
 			}
-			i := idx[s.ID]
+			i := in.takeIndex(idx[s.ID])
 			if i == 0 || f.indexUsedLocked(job.role, i) {
 				i = f.freeIndexLocked(rs)
 			}
@@ -682,14 +710,14 @@ func (f *Farm) launchResultLocked(job *launchJob, now time.Time) error {
 					LaunchedAt: launched, Tags: s.Clone().Tags,
 				},
 				token:   in.spec.Token,
-				indexes: in.indexes,
+				indexes: in.slots,
 			}
 			f.log.Info("farm: launched server", "role", job.role, "server", s.ID, "index", i, "zone", s.Zone)
 		}
-		if len(live) < len(in.indexes) {
+		if len(live) < len(in.slots) {
 			rs.avoided[zone] = now.Add(f.opts.ZoneCooloff)
 			f.log.Warn("farm: zone had room for fewer servers than asked", "role", job.role, "zone", zone,
-				"asked", len(in.indexes), "got", len(live))
+				"asked", len(in.slots), "got", len(live))
 		}
 		rs.failures = 0
 		return nil
