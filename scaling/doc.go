@@ -80,5 +80,7 @@
 //
 // [ReadTrace] reads a CSV load trace ("time,load"), and [Simulate] replays a
 // policy over it in pure form, a day in milliseconds, returning the capacity
-// timeline, the number of actions and the server-hours it would cost.
+// timeline, the number of actions and the server-hours it would cost. An
+// empty load in the trace is a missing datapoint, fed to the policy as a
+// failed metric: no scale-in during a gap.
 package scaling

@@ -30,12 +30,15 @@ type SimOptions struct {
 // SimStep is one evaluation of a simulation.
 type SimStep struct {
 	At time.Time
-	// Load is the trace's load at At.
+	// Load is the trace's load at At (0 in a gap).
 	Load float64
+	// Gap is set when the trace has no datapoint at At: the policy saw a
+	// failed metric.
+	Gap bool
 	// Serving is the servers past their boot delay, which share Load.
 	Serving int
 	// PerServer is Load / Serving, the metric the policy saw (NaN when no
-	// server serves).
+	// server serves or in a gap).
 	PerServer float64
 	// Action, From, To and Reason are the evaluation's decision.
 	Action   Action
@@ -125,8 +128,13 @@ func Simulate(p Policy, tr *Trace, opts *SimOptions) (*SimResult, error) {
 	res := &SimResult{Peak: initial, Low: initial, Duration: duration}
 	end := start.Add(duration)
 	for now := start; now.Before(end); now = now.Add(interval) {
-		load := tr.LoadAt(now.Sub(start))
+		point := tr.PointAt(now.Sub(start))
+		load := point.Load
 		sample := Sample{Metric: o.Metric, Time: now, Scope: PerServer, PerServer: make(map[string]float64, len(fleet))}
+		if point.Missing {
+			// A gap in the recording is a failed measurement: no scale-in.
+			sample.Err = errTraceGap
+		}
 		serving := 0
 		for _, s := range fleet {
 			if !s.LaunchedAt.Add(o.BootDelay).After(now) {
@@ -134,7 +142,7 @@ func Simulate(p Policy, tr *Trace, opts *SimOptions) (*SimResult, error) {
 			}
 		}
 		per := math.NaN()
-		if serving > 0 {
+		if serving > 0 && !point.Missing {
 			per = load / float64(serving)
 			for _, s := range fleet {
 				if !s.LaunchedAt.Add(o.BootDelay).After(now) {
@@ -160,11 +168,15 @@ func Simulate(p Policy, tr *Trace, opts *SimOptions) (*SimResult, error) {
 		res.Low = min(res.Low, len(fleet))
 		span := min(interval, end.Sub(now))
 		res.ServerHours += float64(len(fleet)) * span.Hours()
-		res.Steps = append(res.Steps, SimStep{At: now, Load: load, Serving: serving, PerServer: per,
+		res.Steps = append(res.Steps, SimStep{At: now, Load: load, Gap: point.Missing, Serving: serving, PerServer: per,
 			Action: d.Action, From: d.From, To: d.To, Reason: d.Reason})
 	}
 	return res, nil
 }
+
+// errTraceGap is the metric error a simulation feeds the policy while the
+// trace has no datapoint.
+var errTraceGap = errors.New("no datapoint in the trace")
 
 // firstMetric returns the metric of the policy's first metric check.
 func firstMetric(p Policy) string {
@@ -199,7 +211,11 @@ func (r *SimResult) WriteReport(w io.Writer) error {
 			continue
 		}
 		lastHour = h
-		fmt.Fprintf(&b, "  %s %3d %s load %.2f\n", s.At.Format("15:04"), s.To, strings.Repeat("█", min(s.To, 60)), s.Load)
+		load := fmt.Sprintf("%.2f", s.Load)
+		if s.Gap {
+			load = "missing"
+		}
+		fmt.Fprintf(&b, "  %s %3d %s load %s\n", s.At.Format("15:04"), s.To, strings.Repeat("█", min(s.To, 60)), load)
 	}
 	fmt.Fprintf(&b, "actions=%d up=%d down=%d server-hours=%.2f peak=%d low=%d\n", r.Actions(), r.Ups, r.Downs, r.ServerHours, r.Peak, r.Low)
 	_, err := io.WriteString(w, b.String())

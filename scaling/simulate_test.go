@@ -2,6 +2,8 @@ package scaling
 
 import (
 	"bytes"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +113,7 @@ func TestSimulateIsPure(t *testing.T) {
 func TestSimulateBootDelayCostsCapacity(t *testing.T) {
 	// A step from 1 to 8 load: with a boot delay the servers launched are
 	// paid for before they serve, and the per-server load stays high longer.
-	tr := &Trace{Points: []TracePoint{{0, 1}, {10 * time.Minute, 8}, {2 * time.Hour, 8}}}
+	tr := &Trace{Points: []TracePoint{{0, 1, false}, {10 * time.Minute, 8, false}, {2 * time.Hour, 8, false}}}
 	p := replayPolicy()
 	fast, err := Simulate(p, tr, &SimOptions{Initial: 2})
 	if err != nil {
@@ -155,7 +157,7 @@ func TestSimulateRelativeTraceStartsOnAMonday(t *testing.T) {
 }
 
 func TestSimulateRefusesBadInput(t *testing.T) {
-	tr := &Trace{Points: []TracePoint{{0, 1}}}
+	tr := &Trace{Points: []TracePoint{{0, 1, false}}}
 	if _, err := Simulate(Policy{Min: 3, Max: 1}, tr, nil); err == nil || !strings.Contains(err.Error(), "min 3 > max 1") {
 		t.Errorf("bad policy: %v", err)
 	}
@@ -164,5 +166,59 @@ func TestSimulateRefusesBadInput(t *testing.T) {
 	}
 	if _, err := Simulate(replayPolicy(), tr, &SimOptions{BootDelay: -time.Second}); err == nil {
 		t.Error("negative boot delay accepted")
+	}
+}
+
+func TestSimulateTreatsAGapAsAFailedMetric(t *testing.T) {
+	// An hour at a load the policy scales out for, then an hour with no
+	// datapoints, then quiet load: the count must not drop during the gap,
+	// and must drop once quiet datapoints come.
+	var csv strings.Builder
+	for m := 0; m < 180; m += 5 {
+		switch {
+		case m < 60:
+			fmt.Fprintf(&csv, "%d,%d\n", m*60, 12)
+		case m < 120:
+			fmt.Fprintf(&csv, "%d,\n", m*60)
+		default:
+			fmt.Fprintf(&csv, "%d,%d\n", m*60, 1)
+		}
+	}
+	tr, err := ReadTrace(strings.NewReader(csv.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Simulate(replayPolicy(), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var beforeGap, downsAfter int
+	for _, s := range res.Steps {
+		offset := s.At.Sub(res.Steps[0].At)
+		switch {
+		case offset < time.Hour:
+			beforeGap = s.To
+		case offset < 2*time.Hour:
+			if !s.Gap || !math.IsNaN(s.PerServer) {
+				t.Fatalf("step at %s: gap %v per-server %v, want a gap", offset, s.Gap, s.PerServer)
+			}
+			if s.Action == Down {
+				t.Fatalf("scale-in at %s during the gap: %s", offset, s.Reason)
+			}
+		default:
+			if s.Action == Down {
+				downsAfter++
+			}
+		}
+	}
+	if beforeGap <= 2 || downsAfter == 0 {
+		t.Fatalf("%d servers before the gap, %d scale-ins after it: want a scale-out before and scale-ins after", beforeGap, downsAfter)
+	}
+	var report bytes.Buffer
+	if err := res.WriteReport(&report); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(report.String(), "load missing") {
+		t.Errorf("report does not show the gap:\n%s", report.String())
 	}
 }

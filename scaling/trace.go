@@ -27,15 +27,20 @@ type TracePoint struct {
 	// Offset is the time since the trace's first point.
 	Offset time.Duration
 	// Load is the role's total load at that time (the sum of the servers'
-	// load averages, requests per second, …).
+	// load averages, requests per second, …); 0 when Missing.
 	Load float64
+	// Missing is set for a line whose load is empty: the measurement failed
+	// or was not taken. A replay treats it as a failed metric, which blocks
+	// scale-in until a real datapoint comes.
+	Missing bool
 }
 
 // ReadTrace reads a CSV trace: lines of "time,load", where time is an
 // RFC 3339 timestamp or a number of seconds from any origin, the same form
-// on every line, strictly increasing. A first line whose load is not a
-// number is a header; lines starting with '#' are comments. Errors name the
-// line and the value.
+// on every line, strictly increasing. An empty load ("600," or "600") is a
+// missing datapoint ([TracePoint.Missing]), a gap in the recording. A first
+// line whose load is not a number is a header; lines starting with '#' are
+// comments. Errors name the line and the value.
 func ReadTrace(r io.Reader) (*Trace, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -58,16 +63,24 @@ func ReadTrace(r io.Reader) (*Trace, error) {
 		if err != nil {
 			return nil, fmt.Errorf("trace: %w", err)
 		}
-		if len(fields) < 2 {
-			return nil, fmt.Errorf("trace line %d: %d field(s), want time,load", line, len(fields))
+		timeText, loadText := strings.TrimSpace(fields[0]), ""
+		if len(fields) > 1 {
+			loadText = strings.TrimSpace(fields[1])
 		}
-		timeText, loadText := strings.TrimSpace(fields[0]), strings.TrimSpace(fields[1])
-		load, lerr := strconv.ParseFloat(loadText, 64)
-		if lerr != nil && rec == 0 && !looksLikeTime(timeText) {
-			continue // header
+		missing := loadText == ""
+		if missing && !looksLikeTime(timeText) {
+			return nil, fmt.Errorf("trace line %d: %q has no load and no time, want time,load", line, strings.Join(fields, ","))
 		}
-		if lerr != nil || math.IsNaN(load) || math.IsInf(load, 0) || load < 0 {
-			return nil, fmt.Errorf("trace line %d: load %q is not a non-negative number", line, loadText)
+		var load float64
+		if !missing {
+			var lerr error
+			load, lerr = strconv.ParseFloat(loadText, 64)
+			if lerr != nil && rec == 0 && !looksLikeTime(timeText) {
+				continue // header
+			}
+			if lerr != nil || math.IsNaN(load) || math.IsInf(load, 0) || load < 0 {
+				return nil, fmt.Errorf("trace line %d: load %q is not a non-negative number", line, loadText)
+			}
 		}
 		var offset time.Duration
 		if sec, err := strconv.ParseFloat(timeText, 64); err == nil && !math.IsNaN(sec) && !math.IsInf(sec, 0) {
@@ -95,10 +108,16 @@ func ReadTrace(r io.Reader) (*Trace, error) {
 		if len(tr.Points) > 0 && offset <= lastOffset {
 			return nil, fmt.Errorf("trace line %d: time %q is not after line %d's", line, timeText, lastLine)
 		}
-		tr.Points = append(tr.Points, TracePoint{Offset: offset, Load: load})
+		tr.Points = append(tr.Points, TracePoint{Offset: offset, Load: load, Missing: missing})
 		lastOffset, lastLine = offset, line
 	}
-	if len(tr.Points) == 0 {
+	known := 0
+	for _, p := range tr.Points {
+		if !p.Missing {
+			known++
+		}
+	}
+	if known == 0 {
 		return nil, errors.New("trace: no data lines")
 	}
 	return tr, nil
@@ -123,14 +142,22 @@ func (t *Trace) Duration() time.Duration {
 }
 
 // LoadAt returns the load in force at offset: that of the last point at or
-// before it (the first point's before the trace starts).
+// before it (the first point's before the trace starts). In a gap (the
+// point in force is Missing) it returns 0; use [Trace.PointAt] to tell.
 func (t *Trace) LoadAt(offset time.Duration) float64 {
+	return t.PointAt(offset).Load
+}
+
+// PointAt returns the point in force at offset: the last point at or
+// before it (the first point before the trace starts). Its Missing field
+// says whether offset falls in a gap of the recording.
+func (t *Trace) PointAt(offset time.Duration) TracePoint {
 	if len(t.Points) == 0 {
-		return 0
+		return TracePoint{Missing: true}
 	}
 	i := sort.Search(len(t.Points), func(i int) bool { return t.Points[i].Offset > offset })
 	if i == 0 {
-		return t.Points[0].Load
+		return t.Points[0]
 	}
-	return t.Points[i-1].Load
+	return t.Points[i-1]
 }

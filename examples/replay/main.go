@@ -10,7 +10,10 @@
 // the role's total load, such as the sum of its servers' 1-minute load
 // averages, at RFC 3339 times or second offsets. Without -trace the sample
 // day next to this program is used (a quiet night, a morning ramp, a lunch
-// bump, an evening drop).
+// bump, an evening drop). A line with an empty load ("3600,") is a gap in
+// the recording: until the next datapoint the role's metric source fails,
+// as a real one would while the servers cannot be measured, so the policy
+// does not scale in during it (scale-out still needs data too).
 //
 // At each tick the trace's load is shared evenly by the role's running
 // servers (fake.Provider.SetLoad); the farm reconciles (launching servers,
@@ -28,12 +31,14 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
@@ -113,6 +118,7 @@ func (c config) spec() *farm.ScalingSpec {
 type step struct {
 	at              time.Time
 	load            float64
+	gap             bool // no datapoint: the metric failed
 	desired         int
 	running, billed int
 }
@@ -122,7 +128,16 @@ type action struct {
 	at       time.Time
 	from, to int
 	load     float64
+	gap      bool
 	reason   string
+}
+
+// loadText prints a load, or "missing" in a gap of the trace.
+func loadText(load float64, gap bool) string {
+	if gap {
+		return "missing"
+	}
+	return fmt.Sprintf("%.2f", load)
 }
 
 func run(w io.Writer, c config) error {
@@ -159,7 +174,17 @@ func run(w io.Writer, c config) error {
 		start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) // a Monday
 	}
 	duration := trace.Duration()
-	fmt.Fprintf(w, "replaying %s: %d points over %s\n", name, len(trace.Points), duration)
+	gaps := 0
+	for _, p := range trace.Points {
+		if p.Missing {
+			gaps++
+		}
+	}
+	fmt.Fprintf(w, "replaying %s: %d points over %s", name, len(trace.Points), duration)
+	if gaps > 0 {
+		fmt.Fprintf(w, ", %d missing (no scale-in while the metric is missing)", gaps)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "policy: app %d..%d servers; load1 avg > %.2f for %d: +%s, < %.2f for %d: -%s; every %s, cooldowns %s up %s down, warm-up %s; boot %s\n",
 		c.min, c.max, c.up, max(c.datapoints, 1), c.upBy, c.down, max(c.datapoints, 1), c.downBy,
 		c.interval, c.cooldownUp, c.cooldownDown, c.warmUp, c.boot)
@@ -173,7 +198,7 @@ func run(w io.Writer, c config) error {
 
 	fmt.Fprintln(w, "actions:")
 	for _, a := range actions {
-		fmt.Fprintf(w, "  %s %2d → %-2d load %6.2f  %s\n", a.at.Format("2006-01-02 15:04"), a.from, a.to, a.load, a.reason)
+		fmt.Fprintf(w, "  %s %2d → %-2d load %6s  %s\n", a.at.Format("2006-01-02 15:04"), a.from, a.to, loadText(a.load, a.gap), a.reason)
 	}
 	if c.hourly {
 		fmt.Fprintln(w, "capacity by hour (desired, running, billed):")
@@ -181,8 +206,8 @@ func run(w io.Writer, c config) error {
 		for _, s := range steps {
 			if h := s.at.Truncate(time.Hour); !h.Equal(last) {
 				last = h
-				fmt.Fprintf(w, "  %s %3d %3d %3d %-14s load %6.2f\n", s.at.Format("15:04"), s.desired, s.running, s.billed,
-					strings.Repeat("█", min(s.billed, 14)), s.load)
+				fmt.Fprintf(w, "  %s %3d %3d %3d %-14s load %6s\n", s.at.Format("15:04"), s.desired, s.running, s.billed,
+					strings.Repeat("█", min(s.billed, 14)), loadText(s.load, s.gap))
 			}
 		}
 	}
@@ -227,9 +252,10 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 	}
 	cloud := fake.New(fake.Options{Clock: clk, BootTime: boot})
 	defer cloud.Close()
+	source := &cloudLoad{cloud: cloud, clk: clk}
 	f, err := farm.New(spec, cloud, &farm.Options{
 		Clock: clk, TickInterval: c.tick,
-		MetricSources: map[string][]scaling.Source{"app": {cloudLoad{cloud, clk}}},
+		MetricSources: map[string][]scaling.Source{"app": {source}},
 	})
 	if err != nil {
 		return nil, nil, err
@@ -240,6 +266,7 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 		mu      sync.Mutex
 		actions []action
 		load    float64
+		gap     bool
 	)
 	f.Subscribe(func(ev farm.Event) {
 		if ev.Type != farm.ScalingDecision {
@@ -249,7 +276,7 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 		fmt.Sscan(ev.Params["from"], &from)
 		fmt.Sscan(ev.Params["to"], &to)
 		mu.Lock()
-		actions = append(actions, action{at: ev.Time, from: from, to: to, load: load, reason: ev.Reason})
+		actions = append(actions, action{at: ev.Time, from: from, to: to, load: load, gap: gap, reason: ev.Reason})
 		mu.Unlock()
 	})
 	if err := f.Launch(ctx); err != nil {
@@ -271,9 +298,11 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 	var steps []step
 	for now := start; now.Before(start.Add(duration)); now = now.Add(c.tick) {
 		clk.Set(now)
+		point := trace.PointAt(now.Sub(start))
 		mu.Lock()
-		load = trace.LoadAt(now.Sub(start))
+		load, gap = point.Load, point.Missing
 		mu.Unlock()
+		source.gap.Store(point.Missing)
 		running := runningServers(f)
 		for _, id := range running {
 			l := load / float64(len(running))
@@ -285,7 +314,7 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 			return nil, nil, err
 		}
 		st, _ := f.Status().Role("app")
-		steps = append(steps, step{at: now, load: load, desired: st.Desired, running: len(runningServers(f)), billed: billed(cloud)})
+		steps = append(steps, step{at: now, load: point.Load, gap: point.Missing, desired: st.Desired, running: len(runningServers(f)), billed: billed(cloud)})
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -328,15 +357,24 @@ func billed(cloud *fake.Provider) int {
 }
 
 // cloudLoad reads the load averages the fake cloud reports for each
-// server, as scaling.Proc reads /proc/loadavg on real ones.
+// server, as scaling.Proc reads /proc/loadavg on real ones. In a gap of
+// the trace the measurement fails, as it does when servers cannot be
+// reached.
 type cloudLoad struct {
 	cloud *fake.Provider
 	clk   clock.Clock
+	gap   atomic.Bool
 }
 
-func (s cloudLoad) Metrics() []string { return []string{scaling.MetricLoad1} }
+// errNoDatapoint is the metric's failure during a gap of the trace.
+var errNoDatapoint = errors.New("the trace has no datapoint")
 
-func (s cloudLoad) Sample(_ context.Context, t scaling.Target) ([]scaling.Sample, error) {
+func (s *cloudLoad) Metrics() []string { return []string{scaling.MetricLoad1} }
+
+func (s *cloudLoad) Sample(_ context.Context, t scaling.Target) ([]scaling.Sample, error) {
+	if s.gap.Load() {
+		return []scaling.Sample{{Metric: scaling.MetricLoad1, Time: s.clk.Now(), Err: errNoDatapoint}}, nil
+	}
 	out := scaling.Sample{Metric: scaling.MetricLoad1, Time: s.clk.Now(), PerServer: map[string]float64{}, Missing: map[string]error{}}
 	for _, srv := range t.Servers {
 		l1, _, _, err := s.cloud.Load(srv.ID)

@@ -97,3 +97,65 @@ func TestReplayRejectsABadPolicy(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestReplayMakesNoScaleInDuringAGapInTheTrace(t *testing.T) {
+	// Busy for an hour, then two hours with no datapoints, then quiet: the
+	// farm must keep its servers through the gap and scale in after it.
+	var csv strings.Builder
+	csv.WriteString("time,load\n")
+	for m := 0; m < 240; m += 5 {
+		switch {
+		case m < 60:
+			fmt.Fprintf(&csv, "%d,%d\n", m*60, 12)
+		case m < 180:
+			fmt.Fprintf(&csv, "%d,\n", m*60)
+		default:
+			fmt.Fprintf(&csv, "%d,%d\n", m*60, 1)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "gap.csv")
+	if err := os.WriteFile(path, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := defaults()
+	c.trace = path
+	var out bytes.Buffer
+	if err := run(&out, c); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	if !strings.Contains(text, "48 points over 4h0m0s, 24 missing (no scale-in while the metric is missing)") {
+		t.Errorf("header does not count the gap:\n%s", text)
+	}
+	// Actions are "  2024-01-01 HH:MM  a → b  load ...": in the gap
+	// (01:00 to 03:00) no action may lower the count; after it one must.
+	re := regexp.MustCompile(`(?m)^  2024-01-01 (\d\d):(\d\d) +(\d+) → (\d+) +load +(\S+)`)
+	var inGap, after int
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		var h, from, to int
+		fmt.Sscan(m[1], &h)
+		fmt.Sscan(m[3], &from)
+		fmt.Sscan(m[4], &to)
+		switch {
+		case h >= 1 && h < 3:
+			if to < from {
+				t.Errorf("scale-in during the gap: %s", m[0])
+			}
+			if m[5] != "missing" {
+				t.Errorf("action in the gap does not say the load is missing: %s", m[0])
+			}
+			inGap++
+		case h >= 3 && to < from:
+			after++
+		}
+	}
+	if after == 0 {
+		t.Errorf("no scale-in after the gap")
+	}
+	if !strings.Contains(text, "  02:00 ") || !regexp.MustCompile(`(?m)^  02:00 .* load missing$`).MatchString(text) {
+		t.Errorf("hourly capacity does not show the gap")
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", text)
+	}
+}
