@@ -303,6 +303,13 @@
 // deregisters them from it (provider.LoadBalancer; servers are registered
 // when they enter service), and only then are they terminated.
 //
+// A load balancer the program drives itself (HAProxy on a role of the
+// farm, see package farm/roles) is a [Backends] in Options.LoadBalancers,
+// under the name the roles give in RoleSpec.LoadBalancer. The farm keeps
+// its backends equal to the servers in service of those roles, and drains
+// a server chosen for termination before its BeforeHostTerminate scripts
+// and hooks run; [Farm.BackendsStatus] reports the last call and its error.
+//
 // [Farm.APITarget] lets other systems set a desired count or fire a custom
 // event over HTTP with package scaling's handler, authenticated by a bearer
 // token or an HMAC signature; an unauthenticated call gets 401 and changes

@@ -59,6 +59,10 @@ type Options struct {
 	// source here gets scaling.Proc, run over SSH with [Farm.Exec] (which
 	// needs Scripting).
 	MetricSources map[string][]scaling.Source
+	// LoadBalancers are load balancers the program drives itself, by the
+	// name roles give in RoleSpec.LoadBalancer (a name here is not looked
+	// up at the provider); see [Backends].
+	LoadBalancers map[string]Backends
 }
 
 // Defaults for zero Options fields.
@@ -106,8 +110,9 @@ type Farm struct {
 	changed     chan struct{} // closed and replaced on every change
 	healthWake  chan struct{}
 	hooks       []Hook
-	dns         *dnsControl   // DNS names and failovers; nil when no role needs them
-	scripts     *scriptEngine // nil without Options.Scripting
+	dns         *dnsControl      // DNS names and failovers; nil when no role needs them
+	scripts     *scriptEngine    // nil without Options.Scripting
+	backends    *backendsControl // nil without Options.LoadBalancers
 	bgCount     int
 	cloudLive   int // servers with the farm tag the last listing showed not gone
 	lastErr     string
@@ -247,6 +252,7 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		return nil, err
 	}
 	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
+	f.addBackendsHook() // before the scripts' hook: drain, then stop
 	if scripts != nil {
 		scripts.start(f)
 	}

@@ -12,7 +12,7 @@ import (
 // checkLoadBalancer reports a role that names a load balancer on a
 // provider without the LoadBalancer capability.
 func (f *Farm) checkLoadBalancer(i int, r RoleSpec) []error {
-	if r.LoadBalancer == "" {
+	if r.LoadBalancer == "" || f.opts.LoadBalancers[r.LoadBalancer] != nil {
 		return nil
 	}
 	if _, ok := f.p.(provider.LoadBalancer); !ok {
@@ -33,7 +33,7 @@ func (f *Farm) addLoadBalancerHook() {
 	}
 	names := map[string]string{}
 	for _, r := range f.spec.Roles {
-		if r.LoadBalancer != "" {
+		if r.LoadBalancer != "" && f.opts.LoadBalancers[r.LoadBalancer] == nil {
 			names[r.Name] = r.LoadBalancer
 		}
 	}
