@@ -31,6 +31,9 @@ type dnsControl struct {
 	// runScript runs a role's promote or demote script; nil means
 	// Farm.runRoleScript. Tests replace it.
 	runScript func(ctx context.Context, serverID, script string, event EventType, params map[string]string) error
+	// runPosition runs a role's position script and returns its output;
+	// nil means Farm.RunScript. Tests replace it.
+	runPosition func(ctx context.Context, serverID, script string, params map[string]string) (string, error)
 }
 
 // dnsRecordState is what the farm last wrote for one name.

@@ -14,7 +14,9 @@ import (
 // cloud reports it gone, stopped or failed; a health check fails past its
 // threshold; or it is about to be terminated) the farm picks a replica (in
 // the old master's zone first, then healthy before unknown, then the one
-// longest in service), runs PromoteScript on it, marks it master, moves the
+// longest in service; with a PositionScript, the most advanced in
+// replication before all of those), fences the old master (FenceScript,
+// or termination at the cloud when that fails), runs PromoteScript on it, marks it master, moves the
 // role's DNS names of select "master" with a compare-and-swap on their old
 // value, checks the move at the authoritative servers ([Options.DNSVerify])
 // and fires [NewDBMaster], to which the dependent roles bind their
@@ -39,9 +41,42 @@ type DatabaseSpec struct {
 	// healthy; the default when DemoteScript is set) or "terminate" (the
 	// default otherwise).
 	OldMaster string `yaml:"old_master,omitempty"`
-	// PromoteTimeout bounds the promote and demote scripts; 0 means
-	// DefaultPromoteTimeout.
+	// PromoteTimeout bounds the promote, demote and fence scripts; 0
+	// means DefaultPromoteTimeout.
 	PromoteTimeout time.Duration `yaml:"promote_timeout,omitempty"`
+	// PositionScript names a script that prints a replica's replication
+	// position (see [ParsePosition]: a GTID list such as "0-1-57", or an
+	// integer). At a failover it runs on every replica that could be
+	// promoted, after the old master is fenced, and the most advanced
+	// replica is promoted first, whatever its zone: with semi-synchronous
+	// replication that replica holds every write the master acknowledged.
+	// A replica whose script fails ranks after those with a position.
+	// Empty means the zone, health and age rules alone choose.
+	PositionScript string `yaml:"position_script,omitempty"`
+	// PositionTimeout bounds the position scripts of one failover; 0
+	// means DefaultPositionTimeout.
+	PositionTimeout time.Duration `yaml:"position_timeout,omitempty"`
+	// FenceScript names a script run on the lost master, while it is
+	// still listed by the cloud, before any replica is promoted and before
+	// the DNS names move: it must leave the old master unable to accept
+	// writes (read_only on, or the database process stopped) and exit 0.
+	// When it fails (the server does not answer), the farm terminates the
+	// old master at the cloud instead; when that fails too, the failover
+	// waits and is tried again at the next event of the role, so that the
+	// role never has two writable masters. Empty means no fencing: the
+	// old master is only unmarked (and replaced, or demoted).
+	FenceScript string `yaml:"fence_script,omitempty"`
+}
+
+// DefaultPositionTimeout bounds the position scripts of one failover when
+// the spec gives no timeout.
+const DefaultPositionTimeout = 10 * time.Second
+
+func (d *DatabaseSpec) positionTimeout() time.Duration {
+	if d == nil || d.PositionTimeout <= 0 {
+		return DefaultPositionTimeout
+	}
+	return d.PositionTimeout
 }
 
 // The values of DatabaseSpec.OldMaster.
@@ -104,6 +139,11 @@ func (v *validator) primarySpec(path, role string, r RoleSpec, masterNames int) 
 		dp := path + ".database"
 		v.scriptName(dp+".promote_script", role, "promote_script", d.PromoteScript)
 		v.scriptName(dp+".demote_script", role, "demote_script", d.DemoteScript)
+		v.scriptName(dp+".position_script", role, "position_script", d.PositionScript)
+		v.scriptName(dp+".fence_script", role, "fence_script", d.FenceScript)
+		if d.PositionTimeout < 0 {
+			v.add(dp+".position_timeout", role, "database position_timeout %s is negative", d.PositionTimeout)
+		}
 		switch d.OldMaster {
 		case "", OldMasterTerminate:
 		case OldMasterDemote:
@@ -168,16 +208,20 @@ func splitMasters(servers []Server) (usable, lost []Server) {
 
 // chooseMaster picks the server to make master among a role's servers,
 // skipping the IDs in exclude (candidates whose promotion failed). prev is
-// the master being replaced (zero when there was none). The rules, in
-// order:
+// the master being replaced (zero when there was none); pos holds the
+// replication positions read from the candidates (nil without a position
+// script). The rules, in order:
 //
 //  1. Only servers that can serve (in service, not unhealthy) qualify.
-//  2. A server in prev's zone first: it is likely nearest in replication
+//  2. With positions, a server with a known position before one without,
+//     and the most advanced first: it holds every write the old master
+//     acknowledged, which matters more than locality.
+//  3. A server in prev's zone first: it is likely nearest in replication
 //     and keeps the clients' traffic in their zone.
-//  3. Healthy before unknown health (no check has passed yet).
-//  4. The one longest in service (earliest UpAt), then launched first.
-//  5. The lower ID, so that the choice is deterministic.
-func chooseMaster(servers []Server, prev Server, exclude map[string]bool) (Server, bool) {
+//  4. Healthy before unknown health (no check has passed yet).
+//  5. The one longest in service (earliest UpAt), then launched first.
+//  6. The lower ID, so that the choice is deterministic.
+func chooseMaster(servers []Server, prev Server, exclude map[string]bool, pos map[string]int64) (Server, bool) {
 	var best Server
 	found := false
 	rank := func(s Server) [2]int {
@@ -191,6 +235,14 @@ func chooseMaster(servers []Server, prev Server, exclude map[string]bool) (Serve
 		return r
 	}
 	better := func(a, b Server) bool {
+		pa, oka := pos[a.ID]
+		pb, okb := pos[b.ID]
+		if oka != okb {
+			return oka
+		}
+		if pa != pb {
+			return pa > pb
+		}
 		ra, rb := rank(a), rank(b)
 		for i := range ra {
 			if ra[i] != rb[i] {

@@ -36,8 +36,16 @@ type Failover struct {
 	Verified time.Time
 	// Announced is when NewDBMaster or NFSServerChanged fired.
 	Announced time.Time
+	// Fenced says how the old master was fenced before the promotion:
+	// "script" (the role's fence script ran), "terminated" (it did not
+	// answer and was terminated at the cloud), or empty (no fence script,
+	// or the cloud no longer listed it).
+	Fenced string
+	// Positions are the replication positions the role's position script
+	// read from the candidates, by server ID (nil without one).
+	Positions map[string]int64
 	// Skipped lists the servers whose promotion failed, with the error,
-	// as "i-000002: exit status 1".
+	// as "i-000002: exit status 1", and those whose position was unknown.
 	Skipped []string
 	// Err is the DNS move's error (a compare-and-swap refusal, an
 	// unreachable server, a verification past its deadline), empty when
@@ -61,6 +69,7 @@ func (f *Farm) Failovers() []Failover {
 		if ps := d.roles[name]; ps != nil {
 			for _, fo := range ps.history {
 				fo.Skipped = slices.Clone(fo.Skipped)
+				fo.Positions = maps.Clone(fo.Positions)
 				out = append(out, fo)
 			}
 		}
@@ -252,9 +261,22 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 	if !failover {
 		adopt, _ = d.masterFromDNS(ctx, ps.role, f.Servers(ps.role))
 	}
+	var pos map[string]int64
+	if failover {
+		// The old master takes no more writes before the positions are
+		// read: what they say is then final.
+		if err := d.fence(ctx, ps, prev, fo); err != nil {
+			f.log.Error("farm: cannot fence the old master; not promoting", "role", ps.role, "server", prev.ID, "err", err)
+			return false
+		}
+		var skipped []string
+		pos, skipped = d.probePositions(ctx, ps, f.Servers(ps.role), prev)
+		fo.Positions = pos
+		fo.Skipped = append(fo.Skipped, skipped...)
+	}
 	for {
 		servers := f.Servers(ps.role)
-		cand, ok := chooseMaster(servers, prev, exclude)
+		cand, ok := chooseMaster(servers, prev, exclude, pos)
 		if i := slices.IndexFunc(servers, func(s Server) bool { return s.ID == adopt }); i >= 0 && !exclude[adopt] && masterUsable(servers[i]) {
 			cand, ok = servers[i], true // the master the DNS names already point at
 		}

@@ -52,7 +52,7 @@ func TestChooseMasterPrefersTheOldZoneThenHealthThenAge(t *testing.T) {
 			for _, id := range tc.exclude {
 				ex[id] = true
 			}
-			got, ok := chooseMaster(tc.servers, old, ex)
+			got, ok := chooseMaster(tc.servers, old, ex, nil)
 			if tc.want == "" {
 				if ok {
 					t.Fatalf("chose %s, want none", got.ID)
@@ -382,7 +382,7 @@ func TestAFailedPromotionTriesTheNextReplica(t *testing.T) {
 			replicas = append(replicas, s)
 		}
 	}
-	first, _ := chooseMaster(replicas, old, nil)
+	first, _ := chooseMaster(replicas, old, nil, nil)
 	calls.mu.Lock()
 	calls.fail[first.ID] = errors.New("exit status 1")
 	calls.mu.Unlock()
