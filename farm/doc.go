@@ -310,12 +310,15 @@
 // a server chosen for termination before its BeforeHostTerminate scripts
 // and hooks run; [Farm.BackendsStatus] reports the last call and its error.
 //
-// [Farm.APITarget] lets other systems set a desired count or fire a custom
-// event over HTTP with package scaling's handler, authenticated by a bearer
-// token or an HMAC signature; an unauthenticated call gets 401 and changes
-// nothing, bad input 400:
+// [Farm.APITarget] lets other systems read a role's capacity, set its
+// desired count or fire a custom event over HTTP with package scaling's
+// handler, authenticated by a bearer token or an HMAC signature. Only roles
+// whose spec enables it (`scaling: {api: {}}`, ScalingSpec.API) take role
+// calls; another role gets 403, an unknown one 404, an unauthenticated call
+// 401 (reading or changing nothing), bad input 400:
 //
 //	mux.Handle("/scaling/", scaling.NewHandler(f.APITarget(), scaling.BearerToken(token), nil))
+//	// GET  /scaling/roles/app          → {"role":"app","desired":4,"running":4,"min":2,"max":8}
 //	// POST /scaling/roles/app/desired {"desired": 5}
 //	// POST /scaling/events/deploy     {"version": "1.4.2"}
 package farm

@@ -3,6 +3,7 @@ package farm_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,45 +64,58 @@ func ExampleFarm_EvaluateScaling() {
 	// last: no change at 3: jobs 4.00 within [1.00, 10.00]
 }
 
-// Mounting the scaling API over a farm: other systems set a role's desired
-// count or fire a custom event with a bearer token.
+// Mounting the scaling API over a farm: other systems read a role's
+// capacity, set its desired count or fire a custom event with a bearer
+// token. The role takes API calls because its spec enables them.
 func ExampleFarm_APITarget() {
 	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	cloud := fake.New(fake.Options{Clock: clk})
-	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{{Name: "app", Image: "img-app", Min: 1, Max: 5}}}
+	cloud := fake.New(fake.Options{Clock: clk, BootTime: -1})
+	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{{
+		Name: "app", Image: "img-app", Min: 1, Max: 5,
+		Scaling: &farm.ScalingSpec{API: &farm.APISpec{}}, // YAML: scaling: {api: {}}
+	}}}
 	f, err := farm.New(spec, cloud, &farm.Options{Clock: clk})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer f.Close()
-	f.Launch(context.Background())
+	ctx := context.Background()
+	f.Launch(ctx)
+	f.Reconcile(ctx)
+	f.Settle(ctx)
 
 	mux := http.NewServeMux()
 	mux.Handle("/scaling/", scaling.NewHandler(f.APITarget(), scaling.BearerToken("s3cret"), nil))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	for _, call := range []struct{ token, body string }{
-		{"", `{"desired": 4}`},
-		{"s3cret", `{"desired": 4}`},
-		{"s3cret", `{"desired": 9}`},
-	} {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/scaling/roles/app/desired", strings.NewReader(call.body))
-		if call.token != "" {
-			req.Header.Set("Authorization", "Bearer "+call.token)
+	call := func(method, path, token, body string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
+		answer, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		st, _ := f.Status().Role("app")
-		fmt.Printf("%s → %d, desired %d\n", call.body, resp.StatusCode, st.Desired)
+		fmt.Printf("%s %s %s → %d %s", method, path, body, resp.StatusCode, answer)
 	}
+	call("GET", "/scaling/roles/app", "s3cret", "")
+	call("POST", "/scaling/roles/app/desired", "", `{"desired": 4}`)
+	call("POST", "/scaling/roles/app/desired", "s3cret", `{"desired": 9}`)
+	call("POST", "/scaling/roles/app/desired", "s3cret", `{"desired": 4}`)
+	f.EvaluateScaling(ctx) // Run does this at once after an API call
+	call("GET", "/scaling/roles/app", "s3cret", "")
+	call("GET", "/scaling/roles/db", "s3cret", "")
 	// Output:
-	// {"desired": 4} → 401, desired 1
-	// {"desired": 4} → 200, desired 4
-	// {"desired": 9} → 400, desired 4
+	// GET /scaling/roles/app  → 200 {"role":"app","desired":1,"running":1,"min":1,"max":5}
+	// POST /scaling/roles/app/desired {"desired": 4} → 401 {"error":"unauthorized"}
+	// POST /scaling/roles/app/desired {"desired": 9} → 400 {"error":"desired \"9\": outside role \"app\"'s bounds 1..5"}
+	// POST /scaling/roles/app/desired {"desired": 4} → 200 {"desired":4,"role":"app"}
+	// GET /scaling/roles/app  → 200 {"role":"app","desired":4,"running":1,"min":1,"max":5}
+	// GET /scaling/roles/db  → 404 {"error":"role \"db\": no such role"}
 }

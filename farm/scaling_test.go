@@ -474,14 +474,20 @@ func TestScalingHandlerOverTheFarm(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.settle()
+	for i := 0; len(r.running("web")) == 0; i++ {
+		if i == 20 {
+			t.Fatalf("web never ran:\n%s", r.farm.Status())
+		}
+		r.tick(10 * time.Second)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/scaling/", scaling.NewHandler(r.farm.APITarget(), scaling.BearerToken("s3cret"), nil))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	post := func(path, token, body string) (int, string) {
+	do := func(method, path, token, body string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -503,44 +509,48 @@ func TestScalingHandlerOverTheFarm(t *testing.T) {
 
 	tests := []struct {
 		name       string
+		method     string
 		path       string
 		token      string
 		body       string
 		wantStatus int
 		wantBody   string
-		wantApp    int
 	}{
-		{"an unauthenticated call changes nothing", "/scaling/roles/app/desired", "", `{"desired": 4}`, 401, "", 1},
-		{"a wrong token changes nothing", "/scaling/roles/app/desired", "guess", `{"desired": 4}`, 401, "", 1},
-		{"an authenticated call sets the desired count", "/scaling/roles/app/desired", "s3cret", `{"desired": 4}`, 200, "", 4},
-		{"an unknown role is bad input", "/scaling/roles/db/desired", "s3cret", `{"desired": 2}`, 400, `role \"db\": no such role`, 4},
-		{"a count over the role's max is bad input", "/scaling/roles/app/desired", "s3cret", `{"desired": 9}`, 400, `outside role \"app\"'s bounds 1..5`, 4},
-		{"a negative count is bad input", "/scaling/roles/app/desired", "s3cret", `{"desired": -1}`, 400, "desired", 4},
-		{"a body that is not JSON is bad input", "/scaling/roles/app/desired", "s3cret", `desired=3`, 400, "", 4},
-		{"a custom event is fired", "/scaling/events/deploy", "s3cret", `{"version": "1.4.2"}`, 200, "", 4},
-		{"a built-in event cannot be fired", "/scaling/events/HostUp", "s3cret", `{}`, 400, "built-in", 4},
+		{"an unauthenticated call reads nothing", "GET", "/scaling/roles/web", "", "", 401, `"error":"unauthorized"`},
+		{"GET returns the role's desired, running and bounds", "GET", "/scaling/roles/web", "s3cret", "", 200, `{"role":"web","desired":1,"running":1,"min":1,"max":5}`},
+		{"GET of the desired path returns the same", "GET", "/scaling/roles/web/desired", "s3cret", "", 200, `"running":1`},
+		{"GET of an unknown role is 404", "GET", "/scaling/roles/db", "s3cret", "", 404, `role \"db\": no such role`},
+		{"GET of a role without the API is 403", "GET", "/scaling/roles/app", "s3cret", "", 403, `role \"app\": the scaling API is not enabled for this role; give it scaling: {api: {}}`},
+		{"an unauthenticated call changes nothing", "POST", "/scaling/roles/web/desired", "", `{"desired": 4}`, 401, ""},
+		{"a wrong token changes nothing", "POST", "/scaling/roles/web/desired", "guess", `{"desired": 4}`, 401, ""},
+		{"a role without the API cannot be set", "POST", "/scaling/roles/app/desired", "s3cret", `{"desired": 4}`, 403, "not enabled"},
+		{"an unknown role is 404", "POST", "/scaling/roles/db/desired", "s3cret", `{"desired": 2}`, 404, `role \"db\": no such role`},
+		{"a count over the role's max is bad input", "POST", "/scaling/roles/web/desired", "s3cret", `{"desired": 9}`, 400, `outside role \"web\"'s bounds 1..5`},
+		{"a negative count is bad input", "POST", "/scaling/roles/web/desired", "s3cret", `{"desired": -1}`, 400, "desired"},
+		{"a body that is not JSON is bad input", "POST", "/scaling/roles/web/desired", "s3cret", `desired=3`, 400, ""},
+		{"a custom event is fired", "POST", "/scaling/events/deploy", "s3cret", `{"version": "1.4.2"}`, 200, ""},
+		{"a built-in event cannot be fired", "POST", "/scaling/events/HostUp", "s3cret", `{}`, 400, "built-in"},
 	}
 	for _, tt := range tests {
-		status, body := post(tt.path, tt.token, tt.body)
+		status, body := do(tt.method, tt.path, tt.token, tt.body)
 		if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
 			t.Errorf("%s: got %d %s, want %d containing %q", tt.name, status, body, tt.wantStatus, tt.wantBody)
 		}
-		if d := desired("app"); d != tt.wantApp {
-			t.Errorf("%s: desired = %d, want %d", tt.name, d, tt.wantApp)
+		if d, w := desired("app"), desired("web"); d != 1 || w != 1 {
+			t.Errorf("%s: desired app %d web %d, want 1 and 1", tt.name, d, w)
 		}
 	}
 	r.settle()
-	h := r.farm.ScalingHistory("app")
-	if len(h) != 1 || h[0].Origin != OriginAPI || h[0].From != 1 || h[0].To != 4 {
-		t.Fatalf("history = %+v", h)
+	if h := r.farm.ScalingHistory("app"); len(h) != 0 {
+		t.Fatalf("app history = %+v, want none", h)
 	}
 	if evs := r.rec.of("deploy"); len(evs) != 1 || evs[0].Params["version"] != "1.4.2" {
 		t.Fatalf("deploy events = %+v", evs)
 	}
 
-	// A role whose policy has an API check: the policy applies the count
-	// at its next evaluation.
-	if status, body := post("/scaling/roles/web/desired", "s3cret", `{"desired": 3}`); status != 200 {
+	// The policy applies the count at its next evaluation; the history
+	// has the call and the decision.
+	if status, body := do("POST", "/scaling/roles/web/desired", "s3cret", `{"desired": 3}`); status != 200 {
 		t.Fatalf("web: %d %s", status, body)
 	}
 	if d := desired("web"); d != 1 {
@@ -552,8 +562,13 @@ func TestScalingHandlerOverTheFarm(t *testing.T) {
 	if d := desired("web"); d != 3 {
 		t.Fatalf("web desired = %d after the evaluation, want 3", d)
 	}
-	if h := r.farm.ScalingHistory("web"); len(h) != 1 || !strings.Contains(h[0].Reason, "API-set desired 3") {
+	h := r.farm.ScalingHistory("web")
+	if len(h) != 2 || h[0].Origin != OriginAPI || !strings.Contains(h[0].Reason, "API call: desired 3") ||
+		h[1].Origin != OriginPolicy || !strings.Contains(h[1].Reason, "API-set desired 3") {
 		t.Fatalf("web history = %+v", h)
+	}
+	if status, body := do("GET", "/scaling/roles/web", "s3cret", ""); status != 200 || !strings.Contains(body, `"desired":3`) {
+		t.Fatalf("GET after the evaluation: %d %s", status, body)
 	}
 }
 

@@ -65,16 +65,18 @@
 //
 // # The HTTP API
 //
-// [NewHandler] returns an http.Handler with two calls, authenticated by a
+// [NewHandler] returns an http.Handler with three calls, authenticated by a
 // bearer token ([BearerToken]) or an HMAC-SHA256 signature over timestamp,
 // method, URI and body ([NewHMAC], [SignRequest]):
 //
+//	GET  …/roles/{role}           → {"role": "app", "desired": 4, "running": 3, "min": 2, "max": 8}
 //	POST …/roles/{role}/desired   {"desired": 5}
 //	POST …/events/{name}          {"version": "1.4.2"}
 //
-// An unauthenticated call gets 401 and changes nothing; bad input gets 400
-// with a JSON error naming the field. The [APITarget] (package farm) does
-// the work and returns a [*RequestError] for input it refuses.
+// An unauthenticated call gets 401 and reads or changes nothing; an unknown
+// role gets 404, a role that does not take API calls 403, bad input 400,
+// each with a JSON error naming the field. The [APITarget] (package farm)
+// does the work and returns a [*RequestError] for requests it refuses.
 //
 // # Trying a policy on a recorded day
 //

@@ -3,6 +3,7 @@ package scaling_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -133,6 +134,13 @@ func ExampleSimulate() {
 // roles is an APITarget that knows one role.
 type roles struct{}
 
+func (roles) Capacity(_ context.Context, role string) (scaling.Capacity, error) {
+	if role != "app" {
+		return scaling.Capacity{}, scaling.UnknownRole(role)
+	}
+	return scaling.Capacity{Role: "app", Desired: 5, Running: 4, Min: 2, Max: 8}, nil
+}
+
 func (roles) SetDesired(_ context.Context, role string, n int) error {
 	if role != "app" {
 		return scaling.UnknownRole(role)
@@ -168,11 +176,23 @@ func ExampleNewHandler() {
 	post("/scaling/roles/app/desired", "guess", `{"desired": 50}`)
 	post("/scaling/roles/db/desired", "s3cret", `{"desired": 1}`)
 	post("/scaling/events/deploy", "s3cret", `{"version": "1.4.2"}`)
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/scaling/roles/app", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.Status, " ", string(body))
 	// Output:
 	// set app to 5
 	// 200 OK
 	// 401 Unauthorized
-	// 400 Bad Request
+	// 404 Not Found
 	// event deploy map[version:1.4.2]
 	// 200 OK
+	// 200 OK {"role":"app","desired":5,"running":4,"min":2,"max":8}
 }

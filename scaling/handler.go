@@ -10,22 +10,48 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// APITarget is what the HTTP API changes. Package farm satisfies it.
+// APITarget is what the HTTP API reads and changes. Package farm satisfies
+// it.
 //
-// Both methods must return a [*RequestError] (for instance from
-// [UnknownRole]) for a request they refuse as bad input, and must change
-// nothing then.
+// Every method must return a [*RequestError] for a request it refuses (for
+// instance [UnknownRole], or [NotEnabled] for a role that does not take
+// API calls), and must change nothing then.
 type APITarget interface {
+	// Capacity returns a role's desired and running counts and its bounds.
+	Capacity(ctx context.Context, role string) (Capacity, error)
 	SetDesired(ctx context.Context, role string, n int) error
 	FireEvent(ctx context.Context, name string, params map[string]string) error
 }
 
-// RequestError is bad input to the API: the handler answers it with 400 and
-// its text.
+// Capacity is a role's size, as GET …/roles/{role} answers it.
+type Capacity struct {
+	Role string `json:"role"`
+	// Desired is the count the controller works towards.
+	Desired int `json:"desired"`
+	// Running is the servers in service now.
+	Running int `json:"running"`
+	// Min and Max are the bounds in force (a schedule window's, if one is
+	// open); SetDesired refuses a count outside them.
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// Errors a [*RequestError] may wrap to choose the handler's answer.
+var (
+	// ErrNotFound: the role or event does not exist (404).
+	ErrNotFound = errors.New("not found")
+	// ErrNotEnabled: the role exists but does not take API calls (403).
+	ErrNotEnabled = errors.New("not enabled")
+)
+
+// RequestError is a request the API refuses: the handler answers it with
+// 404 when it wraps [ErrNotFound], 403 when it wraps [ErrNotEnabled], else
+// 400, and its text.
 type RequestError struct {
 	// Field names the input at fault: "role", "desired", "event",
 	// "params.<key>", "body".
@@ -34,6 +60,8 @@ type RequestError struct {
 	Value string
 	// Message says what is wrong.
 	Message string
+	// Err is [ErrNotFound], [ErrNotEnabled] or nil (bad input).
+	Err error
 }
 
 func (e *RequestError) Error() string {
@@ -43,9 +71,19 @@ func (e *RequestError) Error() string {
 	return e.Field + ": " + e.Message
 }
 
-// UnknownRole is the error an APITarget returns for a role it does not have.
+// Unwrap returns Err.
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// UnknownRole is the error an APITarget returns for a role it does not
+// have: 404.
 func UnknownRole(role string) error {
-	return &RequestError{Field: "role", Value: role, Message: "no such role"}
+	return &RequestError{Field: "role", Value: role, Message: "no such role", Err: ErrNotFound}
+}
+
+// NotEnabled is the error an APITarget returns for a role that exists but
+// does not take API calls: 403. how says how to enable it.
+func NotEnabled(role, how string) error {
+	return &RequestError{Field: "role", Value: role, Message: "the scaling API is not enabled for this role; " + how, Err: ErrNotEnabled}
 }
 
 // UnknownEvent is the error an APITarget returns for an event name it does
@@ -76,12 +114,15 @@ type HandlerOptions struct {
 // Handler serves the scaling API. Paths are matched by their end, so it
 // works mounted under any prefix, with or without http.StripPrefix:
 //
+//	GET  …/roles/{role}           → {"role": "app", "desired": 4, "running": 3, "min": 2, "max": 8}
+//	GET  …/roles/{role}/desired   (the same)
 //	POST …/roles/{role}/desired   {"desired": 5}
 //	POST …/events/{name}          {"param": "value", …}
 //
-// Every call is authenticated before anything changes: an unauthenticated
-// call gets 401, bad input 400 with {"error": "…"}, another method 405, a
-// body over the limit 413.
+// Every call is authenticated before anything is read or changed: an
+// unauthenticated call gets 401, an unknown role or event 404, a role that
+// does not take API calls 403, bad input 400, each with {"error": "…"};
+// another method 405, a body over the limit 413.
 type Handler struct {
 	target APITarget
 	auth   Authenticator
@@ -113,19 +154,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	n := len(segs)
 	var op, name string
+	allow := []string{http.MethodPost}
 	switch {
 	case n >= 3 && segs[n-3] == "roles" && segs[n-1] == "desired":
 		op, name = "desired", segs[n-2]
+		allow = []string{http.MethodGet, http.MethodPost}
+	case n >= 2 && segs[n-2] == "roles":
+		op, name = "capacity", segs[n-1]
+		allow = []string{http.MethodGet}
 	case n >= 2 && segs[n-2] == "events":
 		op, name = "event", segs[n-1]
 	default:
 		h.fail(w, r, http.StatusNotFound, "no such endpoint", nil)
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use POST", nil)
+	if r.Method == http.MethodHead || !slices.Contains(allow, r.Method) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.fail(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; use "+strings.Join(allow, " or "), nil)
 		return
+	}
+	if r.Method == http.MethodGet {
+		op = "capacity"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.max))
 	if err != nil {
@@ -145,11 +194,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unauthorized(w, r, err)
 		return
 	}
-	if op == "desired" {
+	switch op {
+	case "capacity":
+		h.capacity(w, r, name)
+	case "desired":
 		h.setDesired(w, r, name, body)
-	} else {
+	default:
 		h.fireEvent(w, r, name, body)
 	}
+}
+
+func (h *Handler) capacity(w http.ResponseWriter, r *http.Request, role string) {
+	if !namePattern.MatchString(role) {
+		h.badRequest(w, r, &RequestError{Field: "role", Value: truncate(role, 80), Message: "not a role name (letters, digits, '.', '_', '-'; at most 64)"})
+		return
+	}
+	c, err := h.target.Capacity(r.Context(), role)
+	if err != nil {
+		h.targetFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
 }
 
 func (h *Handler) setDesired(w http.ResponseWriter, r *http.Request, role string, body []byte) {
@@ -267,6 +332,10 @@ func decodeStrict(body []byte, v any) error {
 func (h *Handler) targetFailed(w http.ResponseWriter, r *http.Request, err error) {
 	var re *RequestError
 	switch {
+	case errors.As(err, &re) && errors.Is(re, ErrNotFound):
+		h.fail(w, r, http.StatusNotFound, re.Error(), nil)
+	case errors.As(err, &re) && errors.Is(re, ErrNotEnabled):
+		h.fail(w, r, http.StatusForbidden, re.Error(), nil)
 	case errors.As(err, &re):
 		h.badRequest(w, r, re)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -22,10 +22,25 @@ type recordingTarget struct {
 	calls []string
 }
 
+func (r *recordingTarget) Capacity(_ context.Context, role string) (Capacity, error) {
+	switch role {
+	case "ghost":
+		return Capacity{}, UnknownRole(role)
+	case "manual":
+		return Capacity{}, NotEnabled(role, "give it scaling: {api: {}}")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, "capacity "+role)
+	return Capacity{Role: role, Desired: 4, Running: 3, Min: 2, Max: 8}, nil
+}
+
 func (r *recordingTarget) SetDesired(_ context.Context, role string, n int) error {
 	switch role {
 	case "ghost":
 		return UnknownRole(role)
+	case "manual":
+		return NotEnabled(role, "give it scaling: {api: {}}")
 	case "broken":
 		return errors.New("store: write /var/lib/farm/state.db: disk full")
 	}
@@ -146,13 +161,20 @@ func TestHandlerBearer(t *testing.T) {
 		{name: "missing desired is 400", path: "/roles/app/desired", body: `{}`, prepare: ok, status: 400, errText: "desired: missing"},
 		{name: "unknown field is 400", path: "/roles/app/desired", body: `{"desired": 1, "force": true}`, prepare: ok, status: 400, errText: `body "force": unknown field`},
 		{name: "trailing data is 400", path: "/roles/app/desired", body: `{"desired": 1} {"desired": 9}`, prepare: ok, status: 400, errText: "trailing data"},
-		{name: "unknown role is 400", path: "/roles/ghost/desired", body: `{"desired": 1}`, prepare: ok, status: 400, errText: `role "ghost": no such role`},
+		{name: "unknown role is 404", path: "/roles/ghost/desired", body: `{"desired": 1}`, prepare: ok, status: 404, errText: `role "ghost": no such role`},
+		{name: "a role without the API is 403", path: "/roles/manual/desired", body: `{"desired": 1}`, prepare: ok, status: 403, errText: `role "manual": the scaling API is not enabled for this role; give it scaling: {api: {}}`},
+		{name: "GET of a role returns its capacity", method: http.MethodGet, path: "/roles/app", prepare: ok, status: 200, calls: []string{"capacity app"}},
+		{name: "GET of a role's desired count returns its capacity", method: http.MethodGet, path: "/scaling/roles/app/desired", prepare: ok, status: 200, calls: []string{"capacity app"}},
+		{name: "GET without a token is 401 and reads nothing", method: http.MethodGet, path: "/roles/app", status: 401},
+		{name: "GET of an unknown role is 404", method: http.MethodGet, path: "/roles/ghost", prepare: ok, status: 404, errText: `role "ghost": no such role`},
+		{name: "GET of a role without the API is 403", method: http.MethodGet, path: "/roles/manual", prepare: ok, status: 403, errText: "not enabled"},
+		{name: "POST to a role is 405", path: "/roles/app", body: `{"desired": 1}`, prepare: ok, status: 405, errText: "use GET"},
 		{name: "bad role name is 400", path: "/roles/bad%20name/desired", body: `{"desired": 1}`, prepare: ok, status: 400, errText: "not a role name"},
 		{name: "non-string event parameter is 400", path: "/events/deploy", body: `{"version": 2}`, prepare: ok, status: 400, errText: "params.version: want a string, got 2"},
 		{name: "bad parameter name is 400", path: "/events/deploy", body: `{"my-var": "x"}`, prepare: ok, status: 400, errText: "not a parameter name"},
 		{name: "unknown event is 400", path: "/events/Unknown", body: `{}`, prepare: ok, status: 400, errText: `event "Unknown": no such event`},
 		{name: "a target failure is 500 without its text", path: "/roles/broken/desired", body: `{"desired": 1}`, prepare: ok, status: 500, errText: "internal error"},
-		{name: "GET is 405", method: http.MethodGet, path: "/roles/app/desired", prepare: ok, status: 405, errText: "use POST"},
+		{name: "GET of an event is 405", method: http.MethodGet, path: "/events/deploy", prepare: ok, status: 405, errText: "use POST"},
 		{name: "PUT is 405", method: http.MethodPut, path: "/events/deploy", body: `{}`, prepare: ok, status: 405},
 		{name: "unknown path is 404", path: "/roles/app/size", body: `{"desired": 1}`, prepare: ok, status: 404},
 		{name: "a body over the limit is 413", path: "/events/deploy", body: `{"a": "` + strings.Repeat("x", 300) + `"}`, prepare: ok, status: 413},
@@ -167,10 +189,36 @@ func TestHandlerBearer(t *testing.T) {
 
 func TestHandlerMethodNotAllowedSaysAllow(t *testing.T) {
 	h := NewHandler(&recordingTarget{}, BearerToken(testToken), nil)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/roles/app/desired", nil))
-	if w.Code != 405 || w.Header().Get("Allow") != http.MethodPost {
-		t.Fatalf("status %d Allow %q", w.Code, w.Header().Get("Allow"))
+	for _, c := range []struct{ method, path, allow string }{
+		{http.MethodGet, "/events/deploy", "POST"},
+		{http.MethodDelete, "/roles/app/desired", "GET, POST"},
+		{http.MethodPost, "/roles/app", "GET"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		if w.Code != 405 || w.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: status %d Allow %q, want 405 %q", c.method, c.path, w.Code, w.Header().Get("Allow"), c.allow)
+		}
+	}
+}
+
+func TestHandlerCapacityAnswersJSON(t *testing.T) {
+	h := NewHandler(&recordingTarget{}, BearerToken(testToken), nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/roles/app", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got Capacity
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || got != (Capacity{Role: "app", Desired: 4, Running: 3, Min: 2, Max: 8}) {
+		t.Fatalf("%d %+v", resp.StatusCode, got)
 	}
 }
 

@@ -11,8 +11,10 @@
 // scaling decision with its reason, then drops the load and shows the
 // graceful scale-in: the victim runs its BeforeHostTerminate hook, leaves
 // the load balancer, and only then is terminated. Last, it mounts the
-// scaling HTTP API on a loopback server and sets the desired count with a
-// bearer token, and once without (401, nothing changes).
+// scaling HTTP API on a loopback server (the role's policy enables it with
+// "api: {}") and sets the desired count with a bearer token, and once
+// without (401, nothing changes); the policy applies the count at its next
+// evaluation, and a GET reads the role's capacity.
 //
 // On real servers the load comes from /proc/loadavg over SSH
 // (scaling.Proc); here a small metric source reads what the fake cloud
@@ -54,7 +56,7 @@ func main() {
 //	  cooldown_down: 1m
 //	  thresholds:
 //	    - {metric: load1, up_above: 2.0, up_by: 2, down_below: 0.5, down_by: 1, datapoints: 2}
-//	  api: {}
+//	  api: {}          # the scaling HTTP API may set the count
 func appRole() farm.RoleSpec {
 	up, down := 2.0, 0.5
 	return farm.RoleSpec{
@@ -67,6 +69,7 @@ func appRole() farm.RoleSpec {
 			Thresholds: []farm.ThresholdSpec{{
 				Metric: scaling.MetricLoad1, UpAbove: &up, UpBy: "2", DownBelow: &down, DownBy: "1", Datapoints: 2,
 			}},
+			API: &farm.APISpec{},
 		},
 	}
 }
@@ -322,9 +325,26 @@ func (d *demo) api() error {
 	if err := call(token); err != nil {
 		return err
 	}
+	// Run evaluates the role at once after an API call; this program
+	// steps the farm itself.
+	if err := d.f.EvaluateScaling(d.ctx); err != nil {
+		return err
+	}
 	if err := d.f.Settle(d.ctx); err != nil {
 		return err
 	}
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/scaling/roles/app", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Fprintf(d.w, "GET /scaling/roles/app after the policy's evaluation: %s %s\n", resp.Status, strings.TrimSpace(string(body)))
 	d.flush()
 	h := d.f.ScalingHistory("app")
 	last := h[len(h)-1]

@@ -22,8 +22,9 @@ func TestAutoscaleShowsScaleOutScaleInAndTheAPI(t *testing.T) {
 		"app: 2 running (load1 0.60 each), load balancer web: i-000005 i-000006",
 		"without a token: 401 Unauthorized",
 		"app desired now 2\n",
-		`with the token: 200 OK {"desired":5,"role":"app"}; app desired now 5`,
-		"scaling history: 7 changes; the last by api: API-set desired 5 (2 → 5)",
+		`with the token: 200 OK {"desired":5,"role":"app"}; app desired now 2`,
+		`GET /scaling/roles/app after the policy's evaluation: 200 OK {"role":"app","desired":5,"running":2,"min":2,"max":8}`,
+		"scaling history: 8 changes; the last by policy: API-set desired 5",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)
