@@ -31,8 +31,12 @@ type DNSMadeEasyOptions struct {
 	// BaseURL is the update URL; default DefaultDNSMadeEasyURL. Tests
 	// point it at an httptest server.
 	BaseURL string
-	// HTTPClient sends the requests; nil means http.DefaultClient.
+	// HTTPClient sends the requests; nil means a client of its own.
 	HTTPClient *http.Client
+	// Timeout bounds each request (connection, answer and body), whatever
+	// the client's own Timeout: a service that accepts and never answers
+	// fails the attempt (ErrUnavailable). 0 means DefaultHTTPTimeout.
+	Timeout time.Duration
 	// Attempts and Backoff govern retries of network failures, 5xx
 	// answers and "error-system"; defaults 3 and 1 s.
 	Attempts int
@@ -87,7 +91,7 @@ func NewDNSMadeEasy(opts DNSMadeEasyOptions) (*DNSMadeEasy, error) {
 		}
 		d.records[n] = id
 	}
-	d.dyn = newHTTPDyn("dnsmadeeasy", opts.HTTPClient, "", []string{opts.Password}, opts.Attempts, opts.Backoff, opts.Clock, opts.Logger)
+	d.dyn = newHTTPDyn("dnsmadeeasy", opts.HTTPClient, opts.Timeout, "", []string{opts.Password}, opts.Attempts, opts.Backoff, opts.Clock, opts.Logger)
 	return d, nil
 }
 

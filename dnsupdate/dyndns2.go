@@ -25,8 +25,12 @@ type DynDNS2Options struct {
 	// UserAgent identifies the client, as the protocol demands; default
 	// DefaultUserAgent.
 	UserAgent string
-	// HTTPClient sends the requests; nil means http.DefaultClient.
+	// HTTPClient sends the requests; nil means a client of its own.
 	HTTPClient *http.Client
+	// Timeout bounds each request (connection, answer and body), whatever
+	// the client's own Timeout: a service that accepts and never answers
+	// fails the attempt (ErrUnavailable). 0 means DefaultHTTPTimeout.
+	Timeout time.Duration
 	// Attempts and Backoff govern retries of network failures and 5xx
 	// answers; defaults 3 and 1 s.
 	Attempts int
@@ -68,7 +72,7 @@ func NewDynDNS2(opts DynDNS2Options) (*DynDNS2, error) {
 	}
 	base.Path += "/nic/update"
 	d := &DynDNS2{base: base, username: opts.Username, password: opts.Password}
-	d.dyn = newHTTPDyn("dyndns2", opts.HTTPClient, opts.UserAgent, []string{opts.Password}, opts.Attempts, opts.Backoff, opts.Clock, opts.Logger)
+	d.dyn = newHTTPDyn("dyndns2", opts.HTTPClient, opts.Timeout, opts.UserAgent, []string{opts.Password}, opts.Attempts, opts.Backoff, opts.Clock, opts.Logger)
 	if opts.QuietPeriod > d.dyn.quiet {
 		d.dyn.quiet = opts.QuietPeriod
 	}

@@ -24,6 +24,11 @@ const DefaultUserAgent = "farmhand - dnsupdate - 1.0"
 // "dnserr"): the protocol asks clients to wait at least 30 minutes.
 const DefaultDynBackoff = 30 * time.Minute
 
+// DefaultHTTPTimeout bounds one request of an HTTP dynamic DNS updater
+// (connection, answer and body), so that a service that accepts and never
+// answers fails the attempt instead of holding its caller.
+const DefaultHTTPTimeout = 30 * time.Second
+
 // httpDyn is what the DNS Made Easy and dyndns2 updaters share: a GET with
 // retries of transport failures, secrets scrubbed from every error, a
 // memory of the last value set per name (so that an unchanged value is not
@@ -33,6 +38,7 @@ const DefaultDynBackoff = 30 * time.Minute
 type httpDyn struct {
 	name      string // "dnsmadeeasy", "dyndns2"
 	client    *http.Client
+	timeout   time.Duration
 	userAgent string
 	secrets   []string
 	retrier   retrier
@@ -47,9 +53,12 @@ type httpDyn struct {
 	quietUntil time.Time
 }
 
-func newHTTPDyn(name string, client *http.Client, userAgent string, secrets []string, attempts int, backoff time.Duration, c clock.Clock, logger *slog.Logger) *httpDyn {
+func newHTTPDyn(name string, client *http.Client, timeout time.Duration, userAgent string, secrets []string, attempts int, backoff time.Duration, c clock.Clock, logger *slog.Logger) *httpDyn {
+	if timeout <= 0 {
+		timeout = DefaultHTTPTimeout
+	}
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: timeout}
 	}
 	if userAgent == "" {
 		userAgent = DefaultUserAgent
@@ -57,6 +66,7 @@ func newHTTPDyn(name string, client *http.Client, userAgent string, secrets []st
 	h := &httpDyn{
 		name:      name,
 		client:    client,
+		timeout:   timeout,
 		userAgent: userAgent,
 		clock:     clock.Or(c),
 		logger:    orDiscard(logger),
@@ -156,6 +166,9 @@ func (h *httpDyn) get(ctx context.Context, op string, rs RecordSet, u *url.URL, 
 	fail := func(kind, err error) (int, string, error) {
 		return 0, "", &Error{Kind: kind, Op: op, Name: rs.Name, Type: rs.Type, Server: h.endpoint(u), Err: err}
 	}
+	caller := ctx
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fail(ErrConfig, h.scrubErr(err))
@@ -166,14 +179,20 @@ func (h *httpDyn) get(ctx context.Context, op string, rs RecordSet, u *url.URL, 
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
+		if caller.Err() != nil {
+			return 0, "", caller.Err()
+		}
 		if ctx.Err() != nil {
-			return 0, "", ctx.Err()
+			return fail(ErrUnavailable, fmt.Errorf("no answer within %s: %w", h.timeout, ctx.Err()))
 		}
 		return fail(ErrUnavailable, h.scrubErr(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if err != nil {
+		if caller.Err() == nil && ctx.Err() != nil {
+			return fail(ErrUnavailable, fmt.Errorf("no whole answer within %s: %w", h.timeout, ctx.Err()))
+		}
 		return fail(ErrUnavailable, h.scrubErr(err))
 	}
 	body := h.scrub(strings.TrimSpace(string(b)))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/internal/stall"
 )
 
 const (
@@ -395,3 +396,29 @@ func TestPrintedUpdatersAndOptionsHideSecrets(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+func TestHTTPUpdatersGiveUpOnAServiceThatNeverAnswers(t *testing.T) {
+	base := stall.HTTP(t)
+	d, err := NewDNSMadeEasy(DNSMadeEasyOptions{Username: "farm-admin", Password: dmePassword, Records: map[string]string{"db.example.test": "1"},
+		BaseURL: base + "/servlet/updateip", Attempts: 2, Backoff: time.Millisecond, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := NewDynDNS2(DynDNS2Options{BaseURL: base, Username: "farm", Password: dyn2Password,
+		Attempts: 2, Backoff: time.Millisecond, Timeout: 100 * time.Millisecond, HTTPClient: &http.Client{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The caller's context would wait a minute: the updaters' own timeout
+	// ends each request.
+	ctx := ctxT(t, time.Minute)
+	for name, u := range map[string]Updater{"dnsmadeeasy (its own client)": d, "dyndns2 (a client without a timeout)": y} {
+		err := u.Set(ctx, setA("db.example.test", "10.0.0.1"))
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "no answer within 100ms") || !strings.Contains(err.Error(), "after 2 attempts") {
+			t.Errorf("%s: err = %v; want ErrUnavailable, no answer within 100ms, after 2 attempts", name, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: the caller's context ended first", name)
+		}
+	}
+}

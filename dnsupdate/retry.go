@@ -3,11 +3,11 @@ package dnsupdate
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/internal/retry"
 )
 
 // Defaults of the retry options of every updater.
@@ -20,7 +20,8 @@ const (
 // retrier runs an operation until it succeeds, fails with an error that is
 // not ErrUnavailable, runs out of attempts or its context ends. Waits
 // between attempts double from first up to max and are taken on the
-// injected clock.
+// injected clock. It is the project's one retry helper (internal/retry)
+// with this package's classifier.
 type retrier struct {
 	attempts   int
 	first, max time.Duration
@@ -46,57 +47,34 @@ func newRetrier(attempts int, first time.Duration, c clock.Clock, logger *slog.L
 // (whose kind decides about retrying) or a plain error (not retried). A
 // wait hint > 0 in the returned error's retryAfter replaces the back-off.
 func (r retrier) do(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
-	delay := r.first
-	var last error
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return gaveUp(last, err)
-		}
-		last = op(ctx, attempt)
-		if last == nil {
-			return nil
-		}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	policy := retry.Policy{
+		Tries: r.attempts, Initial: r.first, Max: r.max, Jitter: -1,
+		RetryAfter: retryAfterOf,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			r.logger.LogAttrs(ctx, slog.LevelWarn, "dns update attempt failed; retrying",
+				slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("err", err.Error()))
+		},
+	}
+	retryable := func(err error) bool {
 		var nr *noRetry
-		if errors.As(last, &nr) {
-			last = nr.err
-		}
+		return !errors.As(err, &nr) && Retryable(err)
+	}
+	err := retry.DoTries(ctx, r.clock, policy, retryable, func(ctx context.Context, attempt int) error {
+		err := op(ctx, attempt)
 		var e *Error
-		if errors.As(last, &e) && attempt > 1 {
+		if errors.As(err, &e) && attempt > 1 {
 			e.Attempts = attempt
 		}
-		if nr != nil {
-			return last
-		}
-		if !Retryable(last) || attempt >= r.attempts {
-			return last
-		}
-		wait := delay
-		if ra := retryAfterOf(last); ra > wait {
-			wait = ra
-		}
-		r.logger.LogAttrs(ctx, slog.LevelWarn, "dns update attempt failed; retrying",
-			slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("err", last.Error()))
-		t := r.clock.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return gaveUp(last, ctx.Err())
-		case <-t.C():
-		}
-		delay *= 2
-		if delay > r.max {
-			delay = r.max
-		}
+		return err
+	})
+	var nr *noRetry
+	if errors.As(err, &nr) && err == error(nr) {
+		return nr.err
 	}
-}
-
-// gaveUp joins the last attempt's error with the context's, so that both
-// errors.Is(err, ErrUnavailable) and errors.Is(err, context.Canceled) hold.
-func gaveUp(last, ctxErr error) error {
-	if last == nil {
-		return ctxErr
-	}
-	return fmt.Errorf("%w; gave up: %w", last, ctxErr)
+	return err
 }
 
 // noRetry marks an error that the retrier returns at once, even when its

@@ -20,7 +20,7 @@ type dnsControl struct {
 	verify  *DNSVerify
 	targets []dnsTarget
 
-	syncMu    sync.Mutex // one sync at a time
+	syncMu    ctxLock    // one sync at a time; held across the updater's calls
 	recMu     sync.Mutex // guards records
 	records   map[string]*dnsRecordState
 	lastError string
@@ -210,10 +210,13 @@ func (f *Farm) DNSRecords() []DNSRecord {
 
 // sync writes the names whose wanted values differ from what the farm last
 // wrote. It returns the error of each name it failed to write, by dnsKey,
-// and all of them joined.
+// and all of them joined; a nil map when ctx ended while it waited for
+// another sync.
 func (d *dnsControl) sync(ctx context.Context) (map[string]error, error) {
-	d.syncMu.Lock()
-	defer d.syncMu.Unlock()
+	if err := d.syncMu.lock(ctx); err != nil {
+		return nil, fmt.Errorf("farm: dns sync: waiting for the sync in progress: %w", err)
+	}
+	defer d.syncMu.unlock()
 	f := d.f
 	f.mu.Lock()
 	terminating := f.terminating

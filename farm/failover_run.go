@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/farmhand/farmhand/dnsupdate"
+	"github.com/farmhand/farmhand/internal/retry"
 )
 
 // Failover is the timeline of one change of a database or NFS role's
@@ -382,32 +384,24 @@ func (d *dnsControl) moveNames(ctx context.Context, role string, serials map[str
 	}
 	mctx, cancel := withTimeout(ctx, f.clk, timeout)
 	defer cancel()
-	backoff := dnsupdate.DefaultBackoff
-	for {
-		failed, _ := d.sync(mctx)
-		var err error
+	// The updater's own attempts bound one write; the move writes again,
+	// while the error may go away, until its deadline.
+	policy := retry.Policy{Tries: math.MaxInt32, Initial: dnsupdate.DefaultBackoff, Max: dnsupdate.DefaultMaxBackoff, Jitter: -1}
+	err := retry.Do(mctx, f.clk, policy, dnsupdate.Retryable, func(ctx context.Context) error {
+		failed, err := d.sync(ctx)
+		if failed == nil {
+			return err // the sync did not start
+		}
 		for _, t := range targets {
 			if e := failed[dnsKey(t.Name, t.Type)]; e != nil {
-				err = e
-				break
+				return e
 			}
 		}
-		if err == nil {
-			break
-		}
-		if !dnsupdate.Retryable(err) || mctx.Err() != nil {
-			fo.Err = err.Error()
-			return false
-		}
-		t := f.clk.NewTimer(backoff)
-		select {
-		case <-t.C():
-		case <-mctx.Done():
-			t.Stop()
-			fo.Err = err.Error()
-			return false
-		}
-		backoff = min(2*backoff, dnsupdate.DefaultMaxBackoff)
+		return nil
+	})
+	if err != nil {
+		fo.Err = err.Error()
+		return false
 	}
 	fo.DNSSet = f.clk.Now()
 	if d.verify == nil {

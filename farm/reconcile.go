@@ -17,8 +17,13 @@ import (
 )
 
 // callRetry bounds the retries of one provider call within a tick; the
-// next tick retries again.
+// next tick retries again. Only what the driver did not retry itself is
+// retried (see retryable): one loop per call.
 var callRetry = retry.Policy{Tries: 3, Initial: 200 * time.Millisecond, Max: 2 * time.Second}
+
+// retryable is the classifier of the farm's provider calls: a retryable
+// error the driver did not retry already.
+func (f *Farm) retryable(err error) bool { return provider.IsRetryableBy(f.p, err) }
 
 // maxLaunchBackoff caps the pause after launch errors retrying cannot fix.
 const maxLaunchBackoff = 5 * time.Minute
@@ -79,7 +84,7 @@ func (f *Farm) providerZones(ctx context.Context) ([]string, error) {
 	if zones != nil {
 		return zones, nil
 	}
-	err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
+	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
 		var err error
 		zones, err = f.p.Zones(ctx)
 		return err
@@ -102,7 +107,7 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 	out := f.scratch.takeList() // under tickMu
 	for pages := 0; ; pages++ {
 		var page provider.Page
-		err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
+		err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
 			var err error
 			page, err = f.p.List(ctx, opts)
 			return err
@@ -649,7 +654,7 @@ func (f *Farm) act(ctx context.Context, acts actions) error {
 }
 
 func (f *Farm) terminateCall(ctx context.Context, ids []string) error {
-	err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
+	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
 		return f.p.Terminate(ctx, ids...)
 	})
 	if err != nil {
@@ -660,7 +665,7 @@ func (f *Farm) terminateCall(ctx context.Context, ids []string) error {
 
 func (f *Farm) launchCall(ctx context.Context, spec provider.LaunchSpec) ([]provider.Server, error) {
 	var out []provider.Server
-	err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
+	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
 		var err error
 		out, err = f.p.Launch(ctx, spec)
 		return err
@@ -754,7 +759,7 @@ func cancelled(err error) bool {
 }
 
 func (f *Farm) reboot(ctx context.Context, id string) error {
-	err := retry.Do(ctx, f.clk, callRetry, nil, func(ctx context.Context) error {
+	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
 		return f.p.Reboot(ctx, id)
 	})
 	f.mu.Lock()

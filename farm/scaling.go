@@ -49,7 +49,7 @@ type ScalingRecord struct {
 
 // farmScaling is the farm's scaling state.
 type farmScaling struct {
-	evalMu sync.Mutex // one EvaluateScaling at a time
+	evalMu ctxLock // one EvaluateScaling at a time; held across the sources' calls
 	roles  map[string]*roleScaling
 	order  []string      // roles with a policy, in spec order
 	wake   chan struct{} // the scaling loop looks again
@@ -204,8 +204,10 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 	if len(sc.order) == 0 {
 		return false, nil
 	}
-	sc.evalMu.Lock()
-	defer sc.evalMu.Unlock()
+	if err := sc.evalMu.lock(ctx); err != nil {
+		return false, fmt.Errorf("farm: scaling: waiting for the evaluation in progress: %w", err)
+	}
+	defer sc.evalMu.unlock()
 
 	f.mu.Lock()
 	if f.closed {

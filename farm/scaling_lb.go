@@ -128,5 +128,5 @@ func (h *lbHook) HandleEvent(ctx context.Context, ev Event) error {
 }
 
 func (h *lbHook) call(ctx context.Context, op func(ctx context.Context) error) error {
-	return retry.Do(ctx, h.f.clk, callRetry, nil, op)
+	return retry.Do(ctx, h.f.clk, callRetry, h.f.retryable, op)
 }

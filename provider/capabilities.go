@@ -10,6 +10,27 @@ import (
 //
 //	if hk, ok := p.(provider.HostKeyReader); ok { ... }
 
+// Retrier is implemented by a driver that retries some of its calls
+// itself (the AWS SDK's retryer, a throttling loop), so that a failed call
+// is retried by one loop only: callers retry an error only when Retried
+// is false for it.
+type Retrier interface {
+	// Retried reports whether the call that failed with err was already
+	// retried by the driver as far as it would go.
+	Retried(err error) bool
+}
+
+// IsRetryableBy reports whether a caller should retry a call of p that
+// failed with err: the error is retryable (IsRetryable) and p did not
+// retry it already (Retrier).
+func IsRetryableBy(p Provider, err error) bool {
+	if !IsRetryable(err) {
+		return false
+	}
+	r, ok := p.(Retrier)
+	return !ok || !r.Retried(err)
+}
+
 // HostKeyReader tells a server's SSH host keys, so that the first SSH
 // connection to a new server can be checked against a pinned key instead of
 // trusting it on first use. EC2 reads them from the console output, where

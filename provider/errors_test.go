@@ -37,3 +37,30 @@ func TestErrorCodesWorkWithErrorsIsAndAs(t *testing.T) {
 		t.Fatalf("message = %q, want %q", errors.Unwrap(err).Error(), want)
 	}
 }
+
+// throttleRetrier is a driver that retries throttled calls itself.
+type throttleRetrier struct{ Provider }
+
+func (throttleRetrier) Retried(err error) bool { return CodeOf(err) == Throttled }
+
+func TestIsRetryableByLeavesWhatTheDriverRetriedAlone(t *testing.T) {
+	throttled, unavailable, notFound := NewError(Throttled, "op", nil), NewError(Unavailable, "op", nil), NewError(NotFound, "op", nil)
+	tests := []struct {
+		name string
+		p    Provider
+		err  error
+		want bool
+	}{
+		{"a driver without retries leaves throttling to the caller", nil, throttled, true},
+		{"a driver that retried throttling gets no second loop", throttleRetrier{}, throttled, false},
+		{"what the driver did not retry is the caller's", throttleRetrier{}, unavailable, true},
+		{"an error no retry fixes is never retried", nil, notFound, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IsRetryableBy(tt.p, tt.err); got != tt.want {
+				t.Fatalf("IsRetryableBy = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

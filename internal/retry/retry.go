@@ -11,12 +11,19 @@
 //		func(ctx context.Context) error { return p.Terminate(ctx, ids...) })
 //
 // A provider error that carries a RetryAfter (HTTP Retry-After) waits at
-// least that long.
+// least that long; Policy.RetryAfter reads the hint of other errors.
+//
+// # One layer
+//
+// Every retry in the project goes through Do, and a call is retried by one
+// loop only: a caller whose callee already retries (an SDK's retryer, a
+// driver's throttling loop, a DNS updater's attempts) passes a classifier
+// that leaves those errors alone, or Tries: 1.
 package retry
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -39,6 +46,12 @@ type Policy struct {
 	// Jitter is the randomization factor (0.5: ±50%); 0 means 0.5, a
 	// negative value means none.
 	Jitter float64
+	// RetryAfter reads the least wait a failed call asked for (0: none);
+	// nil means provider.RetryAfterOf.
+	RetryAfter func(error) time.Duration
+	// OnRetry, when set, is told of each failed try about to be retried:
+	// its number (from 1), the wait before the next and the error.
+	OnRetry func(try int, wait time.Duration, err error)
 }
 
 func (p Policy) withDefaults() Policy {
@@ -65,13 +78,22 @@ func (p Policy) withDefaults() Policy {
 
 // Do calls op until it succeeds, fails with an error for which retryable
 // is false, has been called p.Tries times, or ctx ends. It returns op's
-// last error (or ctx's error when ctx ended during a wait, joined with the
-// last error). retryable nil means provider.IsRetryable.
+// last error (or, when ctx ended during a wait, the last error and ctx's,
+// both reachable with errors.Is). retryable nil means provider.IsRetryable.
 func Do(ctx context.Context, clk clock.Clock, p Policy, retryable func(error) bool, op func(ctx context.Context) error) error {
+	return DoTries(ctx, clk, p, retryable, func(ctx context.Context, _ int) error { return op(ctx) })
+}
+
+// DoTries is Do for an op that wants to know its try's number (from 1).
+func DoTries(ctx context.Context, clk clock.Clock, p Policy, retryable func(error) bool, op func(ctx context.Context, try int) error) error {
 	p = p.withDefaults()
 	clk = clock.Or(clk)
 	if retryable == nil {
 		retryable = provider.IsRetryable
+	}
+	retryAfter := p.RetryAfter
+	if retryAfter == nil {
+		retryAfter = provider.RetryAfterOf
 	}
 	b := &backoff.ExponentialBackOff{
 		InitialInterval:     p.Initial,
@@ -81,20 +103,33 @@ func Do(ctx context.Context, clk clock.Clock, p Policy, retryable func(error) bo
 	}
 	b.Reset()
 	for try := 1; ; try++ {
-		err := op(ctx)
+		err := op(ctx, try)
 		if err == nil || try >= p.Tries || !retryable(err) {
 			return err
 		}
 		wait := b.NextBackOff()
-		if ra := provider.RetryAfterOf(err); ra > wait {
+		if ra := retryAfter(err); ra > wait {
 			wait = ra
+		}
+		if p.OnRetry != nil {
+			p.OnRetry(try, wait, err)
 		}
 		t := clk.NewTimer(wait)
 		select {
 		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
-			return errors.Join(ctx.Err(), err)
+			return GaveUp(err, ctx.Err())
 		}
 	}
+}
+
+// GaveUp joins a last try's error with the context's error that stopped
+// the retries, so that errors.Is finds both and the message names the
+// failing step first.
+func GaveUp(last, ctxErr error) error {
+	if last == nil {
+		return ctxErr
+	}
+	return fmt.Errorf("%w; gave up: %w", last, ctxErr)
 }

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -87,5 +88,59 @@ func TestDoStopsWhenTheContextEnds(t *testing.T) {
 	err := <-done
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, provider.Unavailable) {
 		t.Fatalf("err = %v, want both the cancellation and the last error", err)
+	}
+}
+
+func TestDoTriesNumbersTheTriesAndTellsOfEachRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var tries []int
+		var told []string
+		hint := errors.New("asks for 3s")
+		p := Policy{Tries: 3, Jitter: -1,
+			RetryAfter: func(err error) time.Duration {
+				if errors.Is(err, hint) {
+					return 3 * time.Second
+				}
+				return 0
+			},
+			OnRetry: func(try int, wait time.Duration, err error) {
+				told = append(told, fmt.Sprintf("%d %v %v", try, wait, err))
+			},
+		}
+		start := time.Now()
+		err := DoTries(t.Context(), nil, p, func(error) bool { return true }, func(_ context.Context, try int) error {
+			tries = append(tries, try)
+			if try == 1 {
+				return hint
+			}
+			return errors.New("still failing")
+		})
+		if err == nil || err.Error() != "still failing" {
+			t.Fatalf("err = %v, want the last try's", err)
+		}
+		if fmt.Sprint(tries) != "[1 2 3]" {
+			t.Fatalf("tries = %v", tries)
+		}
+		want := []string{"1 3s asks for 3s", "2 400ms still failing"}
+		if fmt.Sprint(told) != fmt.Sprint(want) {
+			t.Fatalf("OnRetry told %q, want %q", told, want)
+		}
+		if got := time.Since(start); got != 3400*time.Millisecond {
+			t.Fatalf("waited %v, want 3.4s (the hint, then the back-off)", got)
+		}
+	})
+}
+
+func TestGaveUpNamesTheLastErrorFirst(t *testing.T) {
+	last := errors.New("dial 127.0.0.1:53: i/o timeout")
+	err := GaveUp(last, context.DeadlineExceeded)
+	if !errors.Is(err, last) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v: want both errors reachable", err)
+	}
+	if want := "dial 127.0.0.1:53: i/o timeout; gave up: context deadline exceeded"; err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+	if GaveUp(nil, context.Canceled) != context.Canceled {
+		t.Fatal("with no try made, GaveUp is the context's error")
 	}
 }

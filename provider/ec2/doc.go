@@ -105,7 +105,8 @@
 // limit errors are not retried, although EC2 sends
 // InsufficientInstanceCapacity with status 500: the farm wants to hear at
 // once and try another zone. What reaches the caller after the retries is
-// Throttled or Unavailable.
+// Throttled or Unavailable, and the driver's Retried (provider.Retrier)
+// says so: the farm does not retry such a call again within a tick.
 //
 // # Capabilities
 //

@@ -90,6 +90,7 @@ var (
 	_ provider.ConsoleReader = (*Provider)(nil)
 	_ provider.Snapshotter   = (*Provider)(nil)
 	_ provider.LoadBalancer  = (*Provider)(nil)
+	_ provider.Retrier       = (*Provider)(nil)
 	_ retry.IsErrorRetryable = noRetryCodes{}
 )
 
@@ -187,6 +188,13 @@ func (noRetryCodes) IsErrorRetryable(err error) aws.Ternary {
 		}
 	}
 	return aws.UnknownTernary
+}
+
+// Retried reports whether the SDK's retryer already retried the call that
+// failed with err: it retries every throttled and unavailable answer
+// RetryMaxAttempts times, so a caller must not retry it again.
+func (p *Provider) Retried(err error) bool {
+	return p.opts.RetryMaxAttempts > 1 && provider.IsRetryable(err)
 }
 
 // Name returns "ec2".

@@ -92,7 +92,10 @@
 // Throttled calls are retried by the driver, waiting what Retry-After asks
 // (1 s, 2 s, 4 s, ... when it says nothing) on Options.Clock, at most
 // MaxRetries times (default 4) and only for waits up to MaxRetryWait
-// (default 60 s); a longer wait is returned to the caller.
+// (default 60 s); a longer wait is returned to the caller. The driver's
+// Retried (provider.Retrier) tells callers that throttling was retried
+// already; they retry the other retryable errors (5xx, dropped
+// connections) themselves, as the farm does.
 //
 // Nova answers a create before its scheduler has placed the servers; a zone
 // without capacity shows as servers in ERROR with the fault "No valid host

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 
+	"github.com/farmhand/farmhand/internal/retry"
 	"github.com/farmhand/farmhand/provider"
 )
 
@@ -164,32 +165,41 @@ func retryAfter(header, body string, now time.Time) time.Duration {
 // call runs one API call, retrying it while the cloud throttles it, and
 // returns its error classified. It waits what Retry-After asks for (or
 // backs off 1 s, 2 s, 4 s, ... when the cloud does not say), at most
-// MaxRetries times and never longer than MaxRetryWait at once.
+// MaxRetries times and never longer than MaxRetryWait at once. Only
+// throttling is retried here (see Provider.Retried): a caller retries
+// the rest.
 func (p *Provider) call(ctx context.Context, op, what string, fn func(context.Context) error) error {
-	for attempt := 0; ; attempt++ {
+	policy := retry.Policy{
+		Tries: p.maxRetries + 1, Initial: time.Second, Max: min(32*time.Second, p.maxRetryWait), Jitter: -1,
+		OnRetry: func(try int, wait time.Duration, err error) {
+			p.log.DebugContext(ctx, "throttled, retrying", "op", op, "what", what, "wait", wait, "attempt", try)
+		},
+	}
+	return retry.Do(ctx, p.clock, policy, p.retriesItself, func(ctx context.Context) error {
 		err := fn(ctx)
-		if err == nil {
+		switch {
+		case err == nil:
 			return nil
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return provider.NewError(provider.Unknown, op, withWhat(what, ctx.Err()))
 		}
-		e := classifyAt(op, what, err, p.clock.Now())
-		if e.Code != provider.Throttled || attempt >= p.maxRetries {
-			return e
-		}
-		wait := e.RetryAfter
-		if wait == 0 {
-			wait = time.Second << min(attempt, 5)
-		}
-		if wait > p.maxRetryWait {
-			return e
-		}
-		p.log.DebugContext(ctx, "throttled, retrying", "op", op, "what", what, "wait", wait, "attempt", attempt+1)
-		if err := p.sleep(ctx, wait); err != nil {
-			return provider.NewError(provider.Throttled, op, withWhat(what, errors.Join(e.Err, err)))
-		}
-	}
+		return classifyAt(op, what, err, p.clock.Now())
+	})
+}
+
+// retriesItself reports whether call retries a call that failed with
+// err: a throttled call whose Retry-After is within MaxRetryWait.
+func (p *Provider) retriesItself(err error) bool {
+	var e *provider.Error
+	return p.maxRetries > 0 && errors.As(err, &e) && e.Code == provider.Throttled && e.RetryAfter <= p.maxRetryWait
+}
+
+// Retried reports whether the driver already retried the call that failed
+// with err (throttling, as far as MaxRetries and MaxRetryWait allow);
+// callers retry the other retryable errors themselves.
+func (p *Provider) Retried(err error) bool {
+	var e *provider.Error
+	return p.maxRetries > 0 && errors.As(err, &e) && e.Code == provider.Throttled
 }
 
 // sleep waits d on the provider's clock, or until ctx ends.

@@ -56,6 +56,7 @@ var (
 	_ provider.HostKeyReader = (*Provider)(nil)
 	_ provider.ConsoleReader = (*Provider)(nil)
 	_ provider.Snapshotter   = (*Provider)(nil)
+	_ provider.Retrier       = (*Provider)(nil)
 )
 
 // New authenticates and returns a Provider for the options' region. It
