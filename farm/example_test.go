@@ -43,10 +43,10 @@ func Example() {
 	// Output:
 	// farm shop (launched)
 	//   role db         desired 1 (min 1, max 1): 1 Running
-	//     db/1  i-000001   Running          10.0.0.1        fake-1a  -
+	//     db/1  i-000001   Running          127.100.0.1     fake-1a  -
 	//   role app        desired 2 (min 2, max 5): 2 Running
-	//     app/1  i-000002   Running          10.0.0.2        fake-1a  -
-	//     app/2  i-000003   Running          10.0.0.3        fake-1b  -
+	//     app/1  i-000002   Running          127.100.0.2     fake-1a  -
+	//     app/2  i-000003   Running          127.100.0.3     fake-1b  -
 }
 
 // Subscribers see every event in order; the farm never waits for them.

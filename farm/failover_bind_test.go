@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -113,9 +114,14 @@ func (lf *liveFarm) waitFile(serverID, name string, timeout time.Duration) strin
 	path := filepath.Join(lf.sandbox, serverID, name)
 	end := time.Now().Add(timeout)
 	for {
+		// The shell creates the file before it writes to it: wait for a
+		// whole line.
 		b, err := os.ReadFile(path)
-		if err == nil {
+		if err == nil && strings.HasSuffix(string(b), "\n") {
 			return strings.TrimSpace(string(b))
+		}
+		if err == nil {
+			err = fmt.Errorf("no complete line yet: %q", b)
 		}
 		if time.Now().After(end) {
 			lf.t.Fatalf("%s: %v", path, err)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/farmhand/farmhand/provider"
 )
 
 // HealthCheck tells whether a server works. Check returns nil for a
@@ -109,10 +111,19 @@ func (c *TCPCheck) Check(ctx context.Context, srv Server) error {
 type SSHCheck struct {
 	Port   int
 	Dialer *net.Dialer
+	// Provider, when it implements provider.SSHReacher, is asked first;
+	// a server it says has no reachable sshd fails the check without a
+	// dial. The farm sets it for the checks of a spec.
+	Provider provider.Provider
 }
 
 // Check connects and reads the banner.
 func (c *SSHCheck) Check(ctx context.Context, srv Server) error {
+	if c.Provider != nil {
+		if err := sshReachable(c.Provider, srv.ID); err != nil {
+			return fmt.Errorf("ssh check: %w", err)
+		}
+	}
 	addr := srv.SSHAddress
 	if addr == "" {
 		if srv.PrivateIP == "" {
@@ -222,7 +233,7 @@ func dialer(d *net.Dialer) *net.Dialer {
 }
 
 // buildCheck turns a spec into the check to run.
-func buildCheck(c HealthCheckSpec, runner CommandRunner) (HealthCheck, error) {
+func buildCheck(c HealthCheckSpec, p provider.Provider, runner CommandRunner) (HealthCheck, error) {
 	if c.Check != nil {
 		return c.Check, nil
 	}
@@ -230,7 +241,7 @@ func buildCheck(c HealthCheckSpec, runner CommandRunner) (HealthCheck, error) {
 	case "tcp":
 		return &TCPCheck{Host: c.Host, Port: c.Port}, nil
 	case "ssh":
-		return &SSHCheck{Port: c.Port}, nil
+		return &SSHCheck{Port: c.Port, Provider: p}, nil
 	case "http":
 		return &HTTPCheck{URL: c.URL, ExpectStatus: c.ExpectStatus}, nil
 	case "command":

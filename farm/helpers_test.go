@@ -42,6 +42,12 @@ func newBubbleRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options
 
 func makeRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options, clk *clock.Fake) *rig {
 	t.Helper()
+	return makeRigOver(t, spec, opts, cloudOpts, clk, nil)
+}
+
+// makeRigOver is makeRig with the farm on wrap(cloud) when wrap is not nil.
+func makeRigOver(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options, clk *clock.Fake, wrap func(*fake.Provider) provider.Provider) *rig {
+	t.Helper()
 	if clk != nil {
 		// Registered first, so it runs last, after the farm and the cloud
 		// are closed. (In a synctest bubble, synctest itself reports
@@ -65,7 +71,11 @@ func makeRig(t *testing.T, spec Spec, opts *Options, cloudOpts fake.Options, clk
 	if o.TickInterval == 0 {
 		o.TickInterval = 10 * time.Second
 	}
-	f, err := New(spec, cloud, &o)
+	var p provider.Provider = cloud
+	if wrap != nil {
+		p = wrap(cloud)
+	}
+	f, err := New(spec, p, &o)
 	if err != nil {
 		t.Fatal(err)
 	}

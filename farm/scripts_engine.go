@@ -309,6 +309,9 @@ func definedFor(name string, ev EventType, params []string, farmVars map[string]
 
 // address returns where a server's sshd listens.
 func (e *scriptEngine) address(s Server) (string, error) {
+	if err := sshReachable(e.f.p, s.ID); err != nil {
+		return "", err
+	}
 	if s.SSHAddress != "" {
 		return s.SSHAddress, nil
 	}
@@ -320,6 +323,15 @@ func (e *scriptEngine) address(s Server) (string, error) {
 		return "", fmt.Errorf("server %q (%s) has no address", s.ID, s.State)
 	}
 	return net.JoinHostPort(ip, strconv.Itoa(e.port)), nil
+}
+
+// sshReachable asks a provider that can tell whether server id has an
+// sshd a client may dial; nil means dial.
+func sshReachable(p provider.Provider, id string) error {
+	if r, ok := p.(provider.SSHReacher); ok {
+		return r.SSHReachable(id)
+	}
+	return nil
 }
 
 // claim notes that server id is reached at addr. An address last used by

@@ -11,7 +11,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/farmhand/farmhand/clock"
 	"github.com/farmhand/farmhand/internal/sshdtest"
+	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/provider/fake"
 	"github.com/farmhand/farmhand/scripting"
 )
@@ -24,10 +26,16 @@ func (k oneHostKey) HostKeys(context.Context, string) ([]string, error) {
 	return []string{string(k)}, nil
 }
 
+// sshdCloud is the fake cloud with every server's sshd declared reachable:
+// the test's dialler takes each connection to one real sshd.
+type sshdCloud struct{ *fake.Provider }
+
+func (sshdCloud) SSHReachable(string) error { return nil }
+
 // TestScriptsRunOnARealOpenSSHServer runs a farm whose servers are all
 // reached at one real OpenSSH sshd on loopback: the fake cloud's addresses
-// (10.0.0.x:22) are dialled at the sshd instead, and the sshd's host key is
-// what the farm's host key source reports, so the host key check is real.
+// (127.100.x.y:22) are dialled at the sshd instead, and the sshd's host key
+// is what the farm's host key source reports, so the host key check is real.
 func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
 	noLeaks(t)
 	sshd := sshdtest.Start(t, nil)
@@ -50,7 +58,7 @@ func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
 		Scripts:      []ScriptBinding{{Event: HostUp, Script: "hello"}},
 		HealthChecks: []HealthCheckSpec{{Kind: "command", Command: "test -r /proc/loadavg"}},
 	}}}
-	r := newRig(t, spec, &Options{Scripting: &ScriptingOptions{
+	r := makeRigOver(t, spec, &Options{Scripting: &ScriptingOptions{
 		Library: lib, Log: log, User: sshd.User,
 		SSH: scripting.ExecutorOptions{
 			Signers:  []ssh.Signer{sshd.ClientSigner},
@@ -64,7 +72,7 @@ func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
 			},
 			DialTimeout: 10 * time.Second,
 		},
-	}}, fake.Options{})
+	}}, fake.Options{BootTime: 30 * time.Second}, clock.NewFake(t0), func(p *fake.Provider) provider.Provider { return sshdCloud{p} })
 	sr := &scriptRig{rig: r, log: log}
 	sr.upAll()
 
@@ -92,7 +100,7 @@ func TestScriptsRunOnARealOpenSSHServer(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(dialled) == 0 || !strings.HasPrefix(dialled[0], "10.") {
+	if len(dialled) == 0 || !strings.HasPrefix(dialled[0], "127.100.") {
 		t.Fatalf("dialled %v, want the servers' private addresses", dialled)
 	}
 }

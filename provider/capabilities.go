@@ -97,3 +97,15 @@ type LoadBalancer interface {
 	// registered must not be an error.
 	Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error
 }
+
+// SSHReacher is implemented by drivers whose servers may have no sshd a
+// client can reach, such as the fake cloud made without SSH endpoints.
+// Callers ask before they dial: a server whose driver says no is never
+// dialled.
+type SSHReacher interface {
+	// SSHReachable returns nil when an SSH client may dial the server (at
+	// its SSHAddress, or its IP on port 22), else an error that says why
+	// not and how to give the server an SSH endpoint. It must not make a
+	// network call, and it must not block.
+	SSHReachable(serverID string) error
+}

@@ -6,9 +6,8 @@
 // [New] returns a [Provider] that implements provider.Provider and the
 // optional HostKeyReader, ConsoleReader, Snapshotter and LoadBalancer
 // capabilities. It is deterministic: server IDs are "i-000001",
-// "i-000002", ... in launch order; private IPs come from 10.0.0.0/8 in order
-// and public IPs from the documentation range 203.0.113.0/24 (never routed);
-// host keys derive from Options.Seed. States are computed from the injected
+// "i-000002", ... in launch order; private IPs are loopback addresses
+// (see "Addresses" below); host keys derive from Options.Seed. States are computed from the injected
 // clock, with no goroutine behind them: a server is pending for
 // Options.BootTime after launch, then running.
 //
@@ -25,6 +24,26 @@
 // idempotent; terminated servers stay listed, in state terminated, for
 // [TerminatedRetention] and then vanish, as on EC2; List pages hold at most
 // Options.PageSize servers so that callers really follow pages.
+//
+// # Addresses
+//
+// Nothing the fake hands out leads off the machine. Each server's private
+// IP is a loopback address of its own, from 127.100.0.0 to
+// 127.199.255.255 in launch order (127.100.0.1, 127.100.0.2, ...; never
+// one ending in .0 or .255), clear of 127.0.0.0/16 where tests run their
+// own servers. Linux routes all of 127.0.0.0/8 to the loopback interface,
+// so a program can bind a server's private address (a script starting a
+// database on %internal_ip%:3306, a health check on
+// http://%internal_ip%:8080/) and the other servers reach it there.
+// Public IPs come from the documentation ranges 203.0.113.0/24,
+// 198.51.100.0/24 and 192.0.2.0/24 (RFC 5737), which are never routed;
+// nothing should dial them. A terminated server's addresses are handed
+// out again only after the pool has wrapped around.
+//
+// Without Options.SSH no server has an sshd: [Provider.SSHReachable] says
+// so with an error wrapping [ErrNoSSH], and the farm's scripts, Exec and
+// SSH health checks fail at once with that error instead of dialling
+// anything.
 //
 // # Testing your program
 //

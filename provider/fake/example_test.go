@@ -42,8 +42,8 @@ func Example() {
 		fmt.Println(s.ID, s.State)
 	}
 	// Output:
-	// i-000001 pending 10.0.0.1 fake-1a
-	// i-000002 pending 10.0.0.2 fake-1a
+	// i-000001 pending 127.100.0.1 fake-1a
+	// i-000002 pending 127.100.0.2 fake-1a
 	// i-000001 running
 	// i-000002 running
 }

@@ -64,9 +64,9 @@ func TestLaunchIsDeterministic(t *testing.T) {
 	got := mustLaunch(t, p, spec("a", 2))
 	got = append(got, mustLaunch(t, p, spec("b", 1))...)
 	for i, want := range []struct{ id, priv, pub, zone string }{
-		{"i-000001", "10.0.0.1", "203.0.113.1", "fake-1a"},
-		{"i-000002", "10.0.0.2", "203.0.113.2", "fake-1a"},
-		{"i-000003", "10.0.0.3", "203.0.113.3", "fake-1b"},
+		{"i-000001", "127.100.0.1", "203.0.113.1", "fake-1a"},
+		{"i-000002", "127.100.0.2", "203.0.113.2", "fake-1a"},
+		{"i-000003", "127.100.0.3", "203.0.113.3", "fake-1b"},
 	} {
 		s := got[i]
 		if s.ID != want.id || s.PrivateIP != want.priv || s.PublicIP != want.pub || s.Zone != want.zone {

@@ -2,12 +2,22 @@ package fake
 
 import "fmt"
 
-// ipPool hands out addresses that are unique among live servers. Private
-// addresses come from 10.0.0.0/8 in order (10.0.0.1, 10.0.0.2, ...); public
-// ones from the documentation ranges 203.0.113.0/24, 198.51.100.0/24 and
-// 192.0.2.0/24 (RFC 5737), which are never routed, so nothing ever dials a
-// real host by mistake. Both walk forward and wrap, so an address freed by a
-// terminated server is not handed out again at once.
+// ipPool hands out addresses that are unique among live servers.
+//
+// Private addresses are loopback addresses from 127.100.0.0 up to
+// 127.199.255.255, in order: 127.100.0.1, 127.100.0.2, ...
+// skipping those ending in .0 or .255. Linux routes all of 127.0.0.0/8 to
+// the loopback interface, so a program under test can bind a server's
+// private address (a database script listening on %internal_ip%:3306) and
+// other servers reach it, while nothing ever leaves the machine. The range
+// keeps clear of 127.0.0.0/16, where tests run their own servers.
+//
+// Public addresses come from the documentation ranges 203.0.113.0/24,
+// 198.51.100.0/24 and 192.0.2.0/24 (RFC 5737), which are never routed:
+// the farm never dials a public address of a fake server.
+//
+// Both walk forward and wrap, so an address freed by a terminated server is
+// not handed out again at once.
 type ipPool struct {
 	used     map[string]bool
 	nextPriv int
@@ -15,8 +25,9 @@ type ipPool struct {
 }
 
 const (
-	privateSize = 1 << 24
-	publicSize  = 3 * 254
+	privateFirstOctet = 100
+	privateSize       = 100 << 16
+	publicSize        = 3 * 254
 )
 
 var publicRanges = [3]string{"203.0.113", "198.51.100", "192.0.2"}
@@ -26,7 +37,7 @@ func privateAt(n int) (string, bool) {
 	if last == 0 || last == 255 {
 		return "", false
 	}
-	return fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, last), true
+	return fmt.Sprintf("127.%d.%d.%d", privateFirstOctet+n>>16, n>>8&255, last), true
 }
 
 func publicAt(n int) string {

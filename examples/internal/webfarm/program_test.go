@@ -24,9 +24,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fakeCloud is a Cloud on provider/fake. Its servers have addresses in
-// 10.0.0.0/8, which nothing here dials: the app role has no SSH health
-// check, and runs have no sshd.
+// fakeCloud is a Cloud on provider/fake. Its servers have loopback
+// addresses (127.100.x.y) and no sshd: the app role has no SSH health
+// check, and a script run fails at once without dialling.
 type fakeCloud struct {
 	image      string
 	connectErr error
@@ -102,7 +102,7 @@ func TestATestRunLaunchesCrashesTheMasterAndTerminates(t *testing.T) {
 		"-no-sshd: the farm runs without scripts",
 		`launching farm "webfarm" in fake-1: db (1..2 × test-image small, DNS db.farm.test); app64 (2..6 × test-image small, DNS int-app64.farm.test, scaling on load1)`,
 		`farm "webfarm" is ready`,
-		"DNS db.farm.test. A → 10.",
+		"DNS db.farm.test. A → 127.100.",
 		"the fake cloud is ready",
 		"no verdict",
 		"crashing the database master db/",
