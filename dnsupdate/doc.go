@@ -20,8 +20,10 @@
 // ErrInvalid error naming the field and value otherwise.
 //
 // Implementations: [RFC2136] (BIND, Knot, PowerDNS and any server that
-// takes signed dynamic updates), [Route53], [DNSMadeEasy] and [DynDNS2]
-// (HTTP dynamic DNS), and [Memory] for tests and the quick start.
+// takes signed dynamic updates), [DNSMadeEasy] and [DynDNS2] (HTTP dynamic
+// DNS), and [Memory] for tests and the quick start. Amazon Route 53's
+// updater is in package dnsupdate/route53, so that a program that does not
+// use it does not link the AWS SDK.
 //
 // # RFC 2136 and TSIG
 //
@@ -54,14 +56,13 @@
 //
 // # Route 53
 //
-// [Route53] calls ChangeResourceRecordSets with an UPSERT and then polls
-// GetChange until the change is INSYNC (every [Route53Options].SyncPoll, at
-// most SyncWait). Throttling, PriorRequestNotComplete and server errors are
-// retried on the updater's clock; the SDK's own retryer is turned off.
-// Route 53 deletes a set only when given its exact TTL and values, so
-// Delete reads the set first with ListResourceRecordSets. Alias and
-// routing-policy sets are not managed. [Route53.As] hands out the
-// *route53.Client.
+// Package dnsupdate/route53 (route53.New) calls ChangeResourceRecordSets
+// with an UPSERT and then polls GetChange until the change is INSYNC.
+// Throttling, PriorRequestNotComplete and server errors are retried on the
+// updater's clock; the SDK's own retryer is turned off. Route 53 deletes a
+// set only when given its exact TTL and values, so Delete reads the set
+// first with ListResourceRecordSets. Alias and routing-policy sets are not
+// managed.
 //
 // # HTTP dynamic DNS
 //
@@ -86,8 +87,8 @@
 //
 // [RFC2136] sends the old values as an update prerequisite ("RRset exists,
 // value dependent"), which the server checks and applies atomically with the
-// change; an empty prev becomes "RRset does not exist". [Route53] reads the
-// set and sends one batch that DELETEs exactly what it read and CREATEs the
+// change; an empty prev becomes "RRset does not exist". Route 53's updater
+// reads the set and sends one batch that DELETEs exactly what it read and CREATEs the
 // new set; Route 53 rejects the whole batch when the DELETE no longer
 // matches. [Memory] compares under its lock. The HTTP updaters have no
 // compare-and-swap. When an attempt timed out and the retry is refused, the

@@ -8,8 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-
 	"github.com/farmhand/farmhand/dnsupdate"
 )
 
@@ -111,23 +109,5 @@ func ExampleNewRFC2136() {
 	})
 	if err != nil {
 		log.Fatal(err) // a *LagError names the server that lags
-	}
-}
-
-// A Route 53 updater takes the usual AWS configuration.
-func ExampleNewRoute53() {
-	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	u, err := dnsupdate.NewRoute53(cfg, dnsupdate.Route53Options{HostedZoneID: "Z0123456789ABC"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Returns once Route 53 reports the change INSYNC.
-	err = u.Set(ctx, dnsupdate.RecordSet{Name: "db.example.com", Type: "A", TTL: 60 * time.Second, Values: []string{"10.0.2.6"}})
-	if err != nil {
-		log.Fatal(err)
 	}
 }

@@ -3,8 +3,8 @@ package dnsupdate
 import "context"
 
 // Updater changes DNS record sets. Implementations in this package:
-// [RFC2136], [Route53], [DNSMadeEasy], [DynDNS2] and [Memory]. All are safe
-// for concurrent use.
+// [RFC2136], [DNSMadeEasy], [DynDNS2] and [Memory]; Route 53's is package
+// dnsupdate/route53. All are safe for concurrent use.
 type Updater interface {
 	// Set replaces the whole set rs.Name/rs.Type with rs.Values and
 	// rs.TTL, creating it when absent.
@@ -25,7 +25,7 @@ type Updater interface {
 }
 
 // Swapper is the compare-and-swap an updater may offer, found by type
-// assertion. [RFC2136], [Route53] and [Memory] have it.
+// assertion. [RFC2136], [Memory] and route53.Updater have it.
 type Swapper interface {
 	// SetIf replaces the set like Updater.Set, but only when its current
 	// values are exactly prev (as a set: order and duplicates do not
@@ -40,8 +40,6 @@ type Swapper interface {
 var (
 	_ Updater = (*RFC2136)(nil)
 	_ Swapper = (*RFC2136)(nil)
-	_ Updater = (*Route53)(nil)
-	_ Swapper = (*Route53)(nil)
 	_ Updater = (*DNSMadeEasy)(nil)
 	_ Updater = (*DynDNS2)(nil)
 	_ Updater = (*Memory)(nil)

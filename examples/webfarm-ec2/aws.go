@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/farmhand/farmhand/dnsupdate"
+	"github.com/farmhand/farmhand/dnsupdate/route53"
 	"github.com/farmhand/farmhand/examples/internal/webfarm"
 	"github.com/farmhand/farmhand/provider/ec2"
 )
@@ -69,7 +70,7 @@ func (c *ec2Cloud) Connect(ctx context.Context, s *webfarm.Session) error {
 // route53 keeps the farm's names in a Route 53 hosted zone:
 // -dns route53:HOSTED_ZONE_ID.
 func (c *ec2Cloud) route53(zoneID string) (dnsupdate.Updater, error) {
-	r, err := dnsupdate.NewRoute53(c.cfg, dnsupdate.Route53Options{HostedZoneID: zoneID, Comment: "farmhand webfarm-ec2"})
+	r, err := route53.New(c.cfg, route53.Options{HostedZoneID: zoneID, Comment: "farmhand webfarm-ec2"})
 	if err != nil {
 		return nil, err
 	}

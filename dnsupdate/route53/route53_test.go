@@ -1,6 +1,7 @@
-package dnsupdate
+package route53
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -16,8 +17,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
+	awsr53 "github.com/aws/aws-sdk-go-v2/service/route53"
+
+	"github.com/farmhand/farmhand/dnsupdate"
 )
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
 
 const (
 	r53NS        = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -80,7 +89,7 @@ func newFakeRoute53(t *testing.T) *fakeRoute53 {
 	return f
 }
 
-func (f *fakeRoute53) updater(t *testing.T, mutate func(*Route53Options)) *Route53 {
+func (f *fakeRoute53) updater(t *testing.T, mutate func(*Options)) *Updater {
 	t.Helper()
 	cfg := aws.Config{
 		Region:       "us-east-1",
@@ -88,11 +97,11 @@ func (f *fakeRoute53) updater(t *testing.T, mutate func(*Route53Options)) *Route
 		BaseEndpoint: aws.String(f.srv.URL),
 		HTTPClient:   f.srv.Client(),
 	}
-	opts := Route53Options{HostedZoneID: "/hostedzone/" + r53Zone, SyncPoll: time.Millisecond, Backoff: time.Millisecond}
+	opts := Options{HostedZoneID: "/hostedzone/" + r53Zone, SyncPoll: time.Millisecond, Backoff: time.Millisecond}
 	if mutate != nil {
 		mutate(&opts)
 	}
-	r, err := NewRoute53(cfg, opts)
+	r, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +297,8 @@ func (f *fakeRoute53) list(w http.ResponseWriter, r *http.Request) {
 func TestRoute53UpsertsInOneBatchAndWaitsForINSYNC(t *testing.T) {
 	f := newFakeRoute53(t)
 	f.pendingPolls = 2
-	r := f.updater(t, func(o *Route53Options) { o.Comment = "farm web" })
-	err := r.Set(ctxT(t, 10*time.Second), RecordSet{Name: "App.Example.Test", Type: "A", TTL: 30 * time.Second, Values: []string{"10.0.0.2", "10.0.0.1"}})
+	r := f.updater(t, func(o *Options) { o.Comment = "farm web" })
+	err := r.Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "App.Example.Test", Type: "A", TTL: 30 * time.Second, Values: []string{"10.0.0.2", "10.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +326,7 @@ func TestRoute53RetriesThrottlingAndPriorRequestNotComplete(t *testing.T) {
 	f := newFakeRoute53(t)
 	f.fail("Throttling", "PriorRequestNotComplete", "ServiceUnavailable")
 	r := f.updater(t, nil)
-	if err := r.Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}}); err != nil {
+	if err := r.Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}}); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	if s, ok := f.get("db.example.test.", "A"); !ok || !slices.Equal(s.Values, []string{"10.0.0.5"}) {
@@ -334,9 +343,9 @@ func TestRoute53RetriesThrottlingAndPriorRequestNotComplete(t *testing.T) {
 	}
 
 	f.fail("Throttling", "Throttling", "Throttling")
-	err := f.updater(t, func(o *Route53Options) { o.Attempts = 3 }).Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.6"}})
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "Throttling") || !strings.Contains(err.Error(), "after 3 attempts") {
-		t.Errorf("always throttled: %v; want ErrUnavailable after 3 attempts", err)
+	err := f.updater(t, func(o *Options) { o.Attempts = 3 }).Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.6"}})
+	if !errors.Is(err, dnsupdate.ErrUnavailable) || !strings.Contains(err.Error(), "Throttling") || !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Errorf("always throttled: %v; want dnsupdate.ErrUnavailable after 3 attempts", err)
 	}
 }
 
@@ -345,15 +354,15 @@ func TestRoute53ClassifiesFinalErrors(t *testing.T) {
 		code string
 		want error
 	}{
-		{"NoSuchHostedZone", ErrConfig},
-		{"AccessDenied", ErrConfig},
-		{"SignatureDoesNotMatch", ErrClockSkew},
+		{"NoSuchHostedZone", dnsupdate.ErrConfig},
+		{"AccessDenied", dnsupdate.ErrConfig},
+		{"SignatureDoesNotMatch", dnsupdate.ErrClockSkew},
 	}
 	for _, c := range cases {
 		t.Run(c.code+" is not retried", func(t *testing.T) {
 			f := newFakeRoute53(t)
 			f.fail(c.code)
-			err := f.updater(t, nil).Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}})
+			err := f.updater(t, nil).Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}})
 			if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.code) {
 				t.Fatalf("err = %v; want %v naming %s", err, c.want, c.code)
 			}
@@ -400,7 +409,9 @@ func TestRoute53DeleteSendsTheExactCurrentSet(t *testing.T) {
 }
 
 func TestRoute53CompareAndSwap(t *testing.T) {
-	set := func(ip string) RecordSet { return RecordSet{Name: "db.example.test", Type: "A", Values: []string{ip}} }
+	set := func(ip string) dnsupdate.RecordSet {
+		return dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{ip}}
+	}
 	cur := r53Set{Name: "db.example.test.", Type: "A", TTL: 120, Values: []string{"10.0.0.1"}}
 
 	t.Run("a matching prev deletes exactly what was read and creates the new set in one batch", func(t *testing.T) {
@@ -418,8 +429,8 @@ func TestRoute53CompareAndSwap(t *testing.T) {
 		f := newFakeRoute53(t)
 		f.put(cur)
 		err := f.updater(t, nil).SetIf(ctxT(t, 10*time.Second), set("10.0.0.2"), []string{"10.0.0.7"})
-		if !errors.Is(err, ErrPrecondition) || !strings.Contains(err.Error(), "current values [10.0.0.1]") {
-			t.Fatalf("err = %v; want ErrPrecondition naming the current values", err)
+		if !errors.Is(err, dnsupdate.ErrPrecondition) || !strings.Contains(err.Error(), "current values [10.0.0.1]") {
+			t.Fatalf("err = %v; want dnsupdate.ErrPrecondition naming the current values", err)
 		}
 		if len(f.batches) != 0 {
 			t.Errorf("a batch was sent")
@@ -432,8 +443,8 @@ func TestRoute53CompareAndSwap(t *testing.T) {
 			f.sets["db.example.test.|A"] = r53Set{Name: "db.example.test.", Type: "A", TTL: 120, Values: []string{"10.0.0.3"}}
 		}
 		err := f.updater(t, nil).SetIf(ctxT(t, 10*time.Second), set("10.0.0.2"), []string{"10.0.0.1"})
-		if !errors.Is(err, ErrPrecondition) || !strings.Contains(err.Error(), "do not match") {
-			t.Fatalf("err = %v; want ErrPrecondition from InvalidChangeBatch", err)
+		if !errors.Is(err, dnsupdate.ErrPrecondition) || !strings.Contains(err.Error(), "do not match") {
+			t.Fatalf("err = %v; want dnsupdate.ErrPrecondition from InvalidChangeBatch", err)
 		}
 		if s, _ := f.get("db.example.test.", "A"); s.Values[0] != "10.0.0.3" {
 			t.Errorf("the other controller's set was clobbered: %+v", s)
@@ -460,16 +471,16 @@ func TestRoute53CompareAndSwap(t *testing.T) {
 		if b := f.batches[0]; len(b.Changes) != 1 || b.Changes[0].Action != "CREATE" {
 			t.Errorf("batch = %+v; want a single CREATE", b)
 		}
-		if err := r.SetIf(ctx, set("10.0.0.5"), nil); !errors.Is(err, ErrPrecondition) {
-			t.Errorf("second create: %v; want ErrPrecondition", err)
+		if err := r.SetIf(ctx, set("10.0.0.5"), nil); !errors.Is(err, dnsupdate.ErrPrecondition) {
+			t.Errorf("second create: %v; want dnsupdate.ErrPrecondition", err)
 		}
 	})
 	t.Run("a CNAME next to addresses is a failed precondition", func(t *testing.T) {
 		f := newFakeRoute53(t)
 		f.put(cur)
-		err := f.updater(t, nil).Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "CNAME", Values: []string{"x.example.test"}})
-		if !errors.Is(err, ErrPrecondition) || !strings.Contains(err.Error(), "conflicts") {
-			t.Errorf("err = %v; want ErrPrecondition", err)
+		err := f.updater(t, nil).Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "CNAME", Values: []string{"x.example.test"}})
+		if !errors.Is(err, dnsupdate.ErrPrecondition) || !strings.Contains(err.Error(), "conflicts") {
+			t.Errorf("err = %v; want dnsupdate.ErrPrecondition", err)
 		}
 	})
 }
@@ -477,14 +488,14 @@ func TestRoute53CompareAndSwap(t *testing.T) {
 func TestRoute53StopsWaitingAfterSyncWait(t *testing.T) {
 	f := newFakeRoute53(t)
 	f.pendingPolls = 1 << 30
-	r := f.updater(t, func(o *Route53Options) { o.SyncWait = 30 * time.Millisecond; o.SyncPoll = 5 * time.Millisecond })
-	err := r.Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}})
-	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "still PENDING") {
-		t.Fatalf("err = %v; want ErrUnavailable saying the change is still PENDING", err)
+	r := f.updater(t, func(o *Options) { o.SyncWait = 30 * time.Millisecond; o.SyncPoll = 5 * time.Millisecond })
+	err := r.Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.5"}})
+	if !errors.Is(err, dnsupdate.ErrUnavailable) || !strings.Contains(err.Error(), "still PENDING") {
+		t.Fatalf("err = %v; want dnsupdate.ErrUnavailable saying the change is still PENDING", err)
 	}
-	r = f.updater(t, func(o *Route53Options) { o.SyncWait = -1 })
+	r = f.updater(t, func(o *Options) { o.SyncWait = -1 })
 	before := len(f.log())
-	if err := r.Set(ctxT(t, 10*time.Second), RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.6"}}); err != nil {
+	if err := r.Set(ctxT(t, 10*time.Second), dnsupdate.RecordSet{Name: "db.example.test", Type: "A", Values: []string{"10.0.0.6"}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(f.log()) - before; n != 1 {
@@ -494,15 +505,38 @@ func TestRoute53StopsWaitingAfterSyncWait(t *testing.T) {
 
 func TestRoute53AsHandsOutTheClient(t *testing.T) {
 	r := newFakeRoute53(t).updater(t, nil)
-	var c *route53.Client
+	var c *awsr53.Client
 	if !r.As(&c) || c == nil {
-		t.Errorf("As(**route53.Client) = false or nil")
+		t.Errorf("As(**awsr53.Client) = false or nil")
 	}
 	var s string
 	if r.As(&s) {
 		t.Errorf("As(*string) = true")
 	}
-	if _, err := NewRoute53(aws.Config{}, Route53Options{}); err == nil || !strings.Contains(err.Error(), "hosted zone id") {
+	if _, err := New(aws.Config{}, Options{}); err == nil || !strings.Contains(err.Error(), "hosted zone id") {
 		t.Errorf("no zone: %v", err)
 	}
+}
+
+// fmtAll returns the text of err and of every error it wraps, so that a
+// test can check that no layer holds a secret.
+func fmtAll(err error) string {
+	var b strings.Builder
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		b.WriteString(e.Error() + "\n" + fmt.Sprintf("%+v %#v", e, e) + "\n")
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, x := range u.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return b.String()
 }

@@ -1,4 +1,21 @@
-package dnsupdate
+// Package route53 is a dnsupdate.Updater for an Amazon Route 53 hosted
+// zone, through aws-sdk-go-v2. It lives in its own package so that a
+// program using only the other updaters (RFC 2136, DNS Made Easy, dyndns2,
+// in memory) does not link the AWS SDK.
+//
+//	u, err := route53.New(cfg, route53.Options{HostedZoneID: "Z0123456789ABC"})
+//	f, err := farm.New(spec, cloud, &farm.Options{DNS: u})
+//
+// [Updater.Set] calls ChangeResourceRecordSets with an UPSERT and then polls
+// GetChange until the change is INSYNC (every [Options].SyncPoll, at most
+// [Options].SyncWait); [Updater.SetIf] is a compare-and-swap (DELETE of the
+// exact current set and CREATE of the new one in one atomic batch);
+// Throttling, PriorRequestNotComplete, server and network errors are
+// retried (dnsupdate.ErrUnavailable), other errors are final. Only simple
+// record sets are managed; alias and routing-policy sets are refused with
+// dnsupdate.ErrConfig. [Updater.As] hands out the *route53.Client of the
+// SDK.
+package route53
 
 import (
 	"context"
@@ -12,36 +29,38 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/route53"
+	awsr53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/dnsupdate"
+	"github.com/farmhand/farmhand/internal/retry"
 )
 
-// Defaults of [Route53Options].
+// Defaults of [Options].
 const (
-	DefaultRoute53Poll     = 2 * time.Second
-	DefaultRoute53SyncWait = 3 * time.Minute
-	DefaultRoute53Backoff  = 500 * time.Millisecond
+	DefaultPoll     = 2 * time.Second
+	DefaultSyncWait = 3 * time.Minute
+	DefaultBackoff  = 500 * time.Millisecond
 )
 
-// Route53Options configure a [Route53] updater. HostedZoneID is required.
-type Route53Options struct {
+// Options configure an [Updater]. HostedZoneID is required.
+type Options struct {
 	// HostedZoneID is the hosted zone's ID ("Z0123456789ABC"; a
 	// "/hostedzone/" prefix is accepted).
 	HostedZoneID string
 	// SyncPoll is the wait before each GetChange while waiting for a
 	// change to reach every Route 53 server (INSYNC); default
-	// DefaultRoute53Poll.
+	// DefaultPoll.
 	SyncPoll time.Duration
-	// SyncWait bounds that wait; default DefaultRoute53SyncWait. Negative
+	// SyncWait bounds that wait; default DefaultSyncWait. Negative
 	// disables waiting: calls return once Route 53 accepted the change.
 	SyncWait time.Duration
 	// Attempts is the most attempts per API call for Throttling,
 	// PriorRequestNotComplete, server errors and network errors; default
-	// DefaultAttempts. Backoff is the first wait, doubling; default
-	// DefaultRoute53Backoff.
+	// dnsupdate.DefaultAttempts. Backoff is the first wait, doubling;
+	// default DefaultBackoff.
 	Attempts int
 	Backoff  time.Duration
 	// Comment is sent with every change batch.
@@ -51,32 +70,38 @@ type Route53Options struct {
 	Logger *slog.Logger
 }
 
-// Route53 updates an Amazon Route 53 hosted zone through
+// Updater updates an Amazon Route 53 hosted zone through
 // ChangeResourceRecordSets. It handles simple record sets only (no alias,
 // weighted, latency, failover or geolocation sets; such a set is refused
-// with ErrConfig). It is safe for concurrent use.
-type Route53 struct {
-	client   *route53.Client
+// with dnsupdate.ErrConfig). It is safe for concurrent use.
+type Updater struct {
+	client   *awsr53.Client
 	zoneID   string
 	poll     time.Duration
 	syncWait time.Duration
 	comment  string
 	clock    clock.Clock
 	logger   *slog.Logger
-	retrier  retrier
+	attempts int
+	backoff  time.Duration
 	endpoint string
 }
 
-// NewRoute53 returns an updater using cfg (region, credentials, HTTP client,
+var (
+	_ dnsupdate.Updater = (*Updater)(nil)
+	_ dnsupdate.Swapper = (*Updater)(nil)
+)
+
+// New returns an updater using cfg (region, credentials, HTTP client,
 // BaseEndpoint). Route 53 is a global service: an empty cfg.Region is taken
 // as us-east-1. The SDK's own retries are turned off; the updater retries
 // with its clock instead.
-func NewRoute53(cfg aws.Config, opts Route53Options) (*Route53, error) {
+func New(cfg aws.Config, opts Options) (*Updater, error) {
 	zone := strings.TrimPrefix(strings.TrimSpace(opts.HostedZoneID), "/hostedzone/")
 	if zone == "" || strings.ContainsAny(zone, "/?#& ") {
-		return nil, fmt.Errorf("dnsupdate: route53: hosted zone id %q: want an ID such as Z0123456789ABC", opts.HostedZoneID)
+		return nil, fmt.Errorf("route53: hosted zone id %q: want an ID such as Z0123456789ABC", opts.HostedZoneID)
 	}
-	r := &Route53{
+	r := &Updater{
 		zoneID:   zone,
 		poll:     opts.SyncPoll,
 		syncWait: opts.SyncWait,
@@ -86,20 +111,23 @@ func NewRoute53(cfg aws.Config, opts Route53Options) (*Route53, error) {
 		endpoint: "route53",
 	}
 	if r.poll <= 0 {
-		r.poll = DefaultRoute53Poll
+		r.poll = DefaultPoll
 	}
 	if r.syncWait == 0 {
-		r.syncWait = DefaultRoute53SyncWait
+		r.syncWait = DefaultSyncWait
 	}
 	backoff := opts.Backoff
 	if backoff <= 0 {
-		backoff = DefaultRoute53Backoff
+		backoff = DefaultBackoff
 	}
 	if cfg.BaseEndpoint != nil {
 		r.endpoint = *cfg.BaseEndpoint
 	}
-	r.retrier = newRetrier(opts.Attempts, backoff, r.clock, r.logger)
-	r.client = route53.NewFromConfig(cfg, func(o *route53.Options) {
+	r.attempts, r.backoff = opts.Attempts, backoff
+	if r.attempts <= 0 {
+		r.attempts = dnsupdate.DefaultAttempts
+	}
+	r.client = awsr53.NewFromConfig(cfg, func(o *awsr53.Options) {
 		o.Retryer = aws.NopRetryer{}
 		if o.Region == "" {
 			o.Region = "us-east-1"
@@ -108,9 +136,9 @@ func NewRoute53(cfg aws.Config, opts Route53Options) (*Route53, error) {
 	return r, nil
 }
 
-// As hands out the SDK client: target must be a **route53.Client.
-func (r *Route53) As(target any) bool {
-	p, ok := target.(**route53.Client)
+// As hands out the SDK client: target must be a **route53.Client (of the SDK's service/route53).
+func (r *Updater) As(target any) bool {
+	p, ok := target.(**awsr53.Client)
 	if ok {
 		*p = r.client
 	}
@@ -118,7 +146,7 @@ func (r *Route53) As(target any) bool {
 }
 
 // Set upserts the set in one change batch and waits until it is INSYNC.
-func (r *Route53) Set(ctx context.Context, rs RecordSet) error {
+func (r *Updater) Set(ctx context.Context, rs dnsupdate.RecordSet) error {
 	const op = "route53 set"
 	n, err := rs.Normalize()
 	if err != nil {
@@ -131,8 +159,8 @@ func (r *Route53) Set(ctx context.Context, rs RecordSet) error {
 // that DELETEs exactly what was read and CREATEs the new set (just CREATE
 // when prev is empty). Route 53 fails the whole batch when the DELETE no
 // longer matches, or the CREATE finds a set, so a change made by someone
-// else between the read and the write is refused: ErrPrecondition.
-func (r *Route53) SetIf(ctx context.Context, rs RecordSet, prev []string) error {
+// else between the read and the write is refused: dnsupdate.ErrPrecondition.
+func (r *Updater) SetIf(ctx context.Context, rs dnsupdate.RecordSet, prev []string) error {
 	const op = "route53 setif"
 	n, err := rs.Normalize()
 	if err != nil {
@@ -150,8 +178,8 @@ func (r *Route53) SetIf(ctx context.Context, rs RecordSet, prev []string) error 
 	if cur != nil {
 		curVals = valuesOfR53(cur)
 	}
-	if !SameValues(n.Type, curVals, p) {
-		return &Error{Kind: ErrPrecondition, Op: op, Name: n.Name, Type: n.Type, Server: r.endpoint,
+	if !dnsupdate.SameValues(n.Type, curVals, p) {
+		return &dnsupdate.Error{Kind: dnsupdate.ErrPrecondition, Op: op, Name: n.Name, Type: n.Type, Server: r.endpoint,
 			Err: fmt.Errorf("current values %s, want %s", joinValues(curVals), joinValues(p))}
 	}
 	var changes []types.Change
@@ -160,10 +188,10 @@ func (r *Route53) SetIf(ctx context.Context, rs RecordSet, prev []string) error 
 	}
 	changes = append(changes, types.Change{Action: types.ChangeActionCreate, ResourceRecordSet: toR53(n)})
 	err = r.change(ctx, op, n, changes)
-	if errors.Is(err, ErrPrecondition) && attemptsOf(err) > 1 {
+	if errors.Is(err, dnsupdate.ErrPrecondition) && attemptsOf(err) > 1 {
 		// An earlier attempt may have been applied with its answer
 		// lost; then the retry found our own change in place of prev.
-		if now, rerr := r.current(ctx, op, n.Name, n.Type); rerr == nil && now != nil && SameValues(n.Type, valuesOfR53(now), n.Values) {
+		if now, rerr := r.current(ctx, op, n.Name, n.Type); rerr == nil && now != nil && dnsupdate.SameValues(n.Type, valuesOfR53(now), n.Values) {
 			r.logger.LogAttrs(ctx, slog.LevelInfo, "dns update applied by an earlier attempt", slog.String("op", op),
 				slog.String("name", n.Name), slog.String("type", n.Type))
 			return nil
@@ -175,21 +203,21 @@ func (r *Route53) SetIf(ctx context.Context, rs RecordSet, prev []string) error 
 // Delete reads the set (Route 53 deletes only with the exact current TTL
 // and values) and deletes it. A set that is absent, or vanishes meanwhile,
 // is not an error; one that changes meanwhile is read again.
-func (r *Route53) Delete(ctx context.Context, name, typ string) error {
+func (r *Updater) Delete(ctx context.Context, name, typ string) error {
 	const op = "route53 delete"
 	n, t, err := normalizeKey(op, name, typ)
 	if err != nil {
 		return err
 	}
-	rs := RecordSet{Name: n, Type: t}
+	rs := dnsupdate.RecordSet{Name: n, Type: t}
 	for round := 0; ; round++ {
 		cur, err := r.current(ctx, op, n, t)
 		if err != nil || cur == nil {
 			return err
 		}
 		err = r.change(ctx, op, rs, []types.Change{{Action: types.ChangeActionDelete, ResourceRecordSet: cur}})
-		var e *Error
-		if errors.As(err, &e) && e.Kind == ErrPrecondition {
+		var e *dnsupdate.Error
+		if errors.As(err, &e) && e.Kind == dnsupdate.ErrPrecondition {
 			if strings.Contains(e.Err.Error(), "not found") {
 				return nil
 			}
@@ -202,11 +230,11 @@ func (r *Route53) Delete(ctx context.Context, name, typ string) error {
 }
 
 // current returns the set as Route 53 holds it, or nil when absent.
-func (r *Route53) current(ctx context.Context, op, name, typ string) (*types.ResourceRecordSet, error) {
-	var out *route53.ListResourceRecordSetsOutput
-	err := r.retrier.do(ctx, func(ctx context.Context, _ int) error {
+func (r *Updater) current(ctx context.Context, op, name, typ string) (*types.ResourceRecordSet, error) {
+	var out *awsr53.ListResourceRecordSetsOutput
+	err := r.retry(ctx, func(ctx context.Context, _ int) error {
 		var err error
-		out, err = r.client.ListResourceRecordSets(ctx, &route53.ListResourceRecordSetsInput{
+		out, err = r.client.ListResourceRecordSets(ctx, &awsr53.ListResourceRecordSetsInput{
 			HostedZoneId:    aws.String(r.zoneID),
 			StartRecordName: aws.String(name),
 			StartRecordType: types.RRType(typ),
@@ -223,7 +251,7 @@ func (r *Route53) current(ctx context.Context, op, name, typ string) (*types.Res
 			continue
 		}
 		if s.SetIdentifier != nil || s.AliasTarget != nil || s.TrafficPolicyInstanceId != nil {
-			return nil, &Error{Kind: ErrConfig, Op: op, Name: name, Type: typ, Server: r.endpoint,
+			return nil, &dnsupdate.Error{Kind: dnsupdate.ErrConfig, Op: op, Name: name, Type: typ, Server: r.endpoint,
 				Err: errors.New("the set is an alias or has a routing policy; only simple record sets are managed")}
 		}
 		return s, nil
@@ -232,15 +260,15 @@ func (r *Route53) current(ctx context.Context, op, name, typ string) (*types.Res
 }
 
 // change sends one batch, then waits for INSYNC.
-func (r *Route53) change(ctx context.Context, op string, rs RecordSet, changes []types.Change) error {
+func (r *Updater) change(ctx context.Context, op string, rs dnsupdate.RecordSet, changes []types.Change) error {
 	batch := &types.ChangeBatch{Changes: changes}
 	if r.comment != "" {
 		batch.Comment = aws.String(r.comment)
 	}
 	start := r.clock.Now()
 	var info *types.ChangeInfo
-	err := r.retrier.do(ctx, func(ctx context.Context, attempt int) error {
-		out, err := r.client.ChangeResourceRecordSets(ctx, &route53.ChangeResourceRecordSetsInput{
+	err := r.retry(ctx, func(ctx context.Context, attempt int) error {
+		out, err := r.client.ChangeResourceRecordSets(ctx, &awsr53.ChangeResourceRecordSetsInput{
 			HostedZoneId: aws.String(r.zoneID),
 			ChangeBatch:  batch,
 		})
@@ -255,7 +283,7 @@ func (r *Route53) change(ctx context.Context, op string, rs RecordSet, changes [
 		return err
 	}
 	if info == nil || info.Id == nil {
-		return &Error{Kind: ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint, Err: errors.New("answer without ChangeInfo")}
+		return &dnsupdate.Error{Kind: dnsupdate.ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint, Err: errors.New("answer without ChangeInfo")}
 	}
 	if err := r.waitInsync(ctx, op, rs, info); err != nil {
 		return err
@@ -267,7 +295,7 @@ func (r *Route53) change(ctx context.Context, op string, rs RecordSet, changes [
 }
 
 // waitInsync polls GetChange until the change is INSYNC or SyncWait ends.
-func (r *Route53) waitInsync(ctx context.Context, op string, rs RecordSet, info *types.ChangeInfo) error {
+func (r *Updater) waitInsync(ctx context.Context, op string, rs dnsupdate.RecordSet, info *types.ChangeInfo) error {
 	if r.syncWait < 0 || info.Status == types.ChangeStatusInsync {
 		return nil
 	}
@@ -276,20 +304,20 @@ func (r *Route53) waitInsync(ctx context.Context, op string, rs RecordSet, info 
 	status := info.Status
 	for {
 		if !r.clock.Now().Before(deadline) {
-			return &Error{Kind: ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint,
+			return &dnsupdate.Error{Kind: dnsupdate.ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint,
 				Err: fmt.Errorf("change %s still %s after %v (accepted; Route 53 has not reached all its servers)", id, status, r.syncWait)}
 		}
 		t := r.clock.NewTimer(r.poll)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return &Error{Kind: ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint,
+			return &dnsupdate.Error{Kind: dnsupdate.ErrUnavailable, Op: op, Name: rs.Name, Type: rs.Type, Server: r.endpoint,
 				Err: fmt.Errorf("change %s still %s: %w", id, status, ctx.Err())}
 		case <-t.C():
 		}
-		out, err := r.client.GetChange(ctx, &route53.GetChangeInput{Id: aws.String(id)})
+		out, err := r.client.GetChange(ctx, &awsr53.GetChangeInput{Id: aws.String(id)})
 		if err != nil {
-			if cerr := r.classify(op, rs.Name, rs.Type, err); !Retryable(cerr) {
+			if cerr := r.classify(op, rs.Name, rs.Type, err); !dnsupdate.Retryable(cerr) {
 				return cerr
 			}
 			continue // throttled or unreachable: poll again
@@ -303,15 +331,15 @@ func (r *Route53) waitInsync(ctx context.Context, op string, rs RecordSet, info 
 	}
 }
 
-// classify maps an SDK error to an *Error of the right kind.
-func (r *Route53) classify(op, name, typ string, err error) error {
+// classify maps an SDK error to an *dnsupdate.Error of the right kind.
+func (r *Updater) classify(op, name, typ string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	e := &Error{Op: op, Name: name, Type: typ, Server: r.endpoint, Err: err}
+	e := &dnsupdate.Error{Op: op, Name: name, Type: typ, Server: r.endpoint, Err: err}
 	var icb *types.InvalidChangeBatch
 	if errors.As(err, &icb) {
 		msg := strings.Join(icb.Messages, "; ")
@@ -319,10 +347,10 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 			msg = icb.ErrorMessage()
 		}
 		e.Err = fmt.Errorf("InvalidChangeBatch: %s", msg)
-		e.Kind = ErrConfig
+		e.Kind = dnsupdate.ErrConfig
 		for _, s := range []string{"not found", "do not match", "already exists", "conflicting", "conflicts"} {
 			if strings.Contains(msg, s) {
-				e.Kind = ErrPrecondition
+				e.Kind = dnsupdate.ErrPrecondition
 			}
 		}
 		return e
@@ -337,18 +365,18 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 		switch code := api.ErrorCode(); code {
 		case "Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded",
 			"ServiceUnavailable", "InternalFailure", "InternalError", "RequestTimeout":
-			e.Kind = ErrUnavailable
+			e.Kind = dnsupdate.ErrUnavailable
 		case "RequestExpired", "RequestTimeTooSkewed":
-			e.Kind = ErrClockSkew
+			e.Kind = dnsupdate.ErrClockSkew
 		default:
-			e.Kind = ErrConfig
+			e.Kind = dnsupdate.ErrConfig
 			if strings.Contains(api.ErrorMessage(), "Signature expired") || strings.Contains(api.ErrorMessage(), "too skewed") {
-				e.Kind = ErrClockSkew
+				e.Kind = dnsupdate.ErrClockSkew
 			} else if api.ErrorFault() == smithy.FaultServer || status >= 500 || status == http.StatusTooManyRequests {
-				e.Kind = ErrUnavailable
+				e.Kind = dnsupdate.ErrUnavailable
 			}
 		}
-		if e.Kind == ErrUnavailable {
+		if e.Kind == dnsupdate.ErrUnavailable {
 			if ra := retryAfterHeader(err); ra > 0 {
 				e.Err = &retryAfter{err: err, delay: ra}
 			}
@@ -356,11 +384,11 @@ func (r *Route53) classify(op, name, typ string, err error) error {
 		return e
 	}
 	if status != 0 && status < 500 && status != http.StatusTooManyRequests {
-		e.Kind = ErrConfig
+		e.Kind = dnsupdate.ErrConfig
 		return e
 	}
 	// Network errors, 5xx and 429 without a known code.
-	e.Kind = ErrUnavailable
+	e.Kind = dnsupdate.ErrUnavailable
 	return e
 }
 
@@ -376,7 +404,7 @@ func retryAfterHeader(err error) time.Duration {
 	return time.Duration(s) * time.Second
 }
 
-func toR53(rs RecordSet) *types.ResourceRecordSet {
+func toR53(rs dnsupdate.RecordSet) *types.ResourceRecordSet {
 	out := &types.ResourceRecordSet{
 		Name: aws.String(rs.Name),
 		Type: types.RRType(rs.Type),
@@ -414,4 +442,101 @@ func unescapeR53(name string) string {
 		b.WriteByte(name[i])
 	}
 	return strings.ToLower(b.String())
+}
+
+// retry calls op through the project's retry helper with this updater's
+// attempts and clock: only dnsupdate.ErrUnavailable is retried, a
+// Retry-After from Route 53 stretches the wait, and the *dnsupdate.Error of
+// a call that took several attempts records how many.
+func (r *Updater) retry(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	policy := retry.Policy{
+		Tries: r.attempts, Initial: r.backoff, Max: max(dnsupdate.DefaultMaxBackoff, r.backoff), Jitter: -1,
+		RetryAfter: retryAfterOf,
+		OnRetry: func(attempt int, wait time.Duration, err error) {
+			r.logger.LogAttrs(ctx, slog.LevelWarn, "dns update attempt failed; retrying",
+				slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("err", err.Error()))
+		},
+	}
+	return retry.DoTries(ctx, r.clock, policy, dnsupdate.Retryable, func(ctx context.Context, attempt int) error {
+		err := op(ctx, attempt)
+		var e *dnsupdate.Error
+		if errors.As(err, &e) && attempt > 1 {
+			e.Attempts = attempt
+		}
+		return err
+	})
+}
+
+// retryAfter is a cause that carries the delay Route 53 asked for.
+type retryAfter struct {
+	err   error
+	delay time.Duration
+}
+
+func (r *retryAfter) Error() string { return r.err.Error() }
+func (r *retryAfter) Unwrap() error { return r.err }
+
+func retryAfterOf(err error) time.Duration {
+	var ra *retryAfter
+	if errors.As(err, &ra) {
+		return ra.delay
+	}
+	return 0
+}
+
+// attemptsOf returns the attempts recorded in err's *dnsupdate.Error, or 1.
+func attemptsOf(err error) int {
+	var e *dnsupdate.Error
+	if errors.As(err, &e) && e.Attempts > 1 {
+		return e.Attempts
+	}
+	return 1
+}
+
+// normalizeKey validates the name and type given to Delete.
+func normalizeKey(op, name, typ string) (string, string, error) {
+	n, err := dnsupdate.CanonicalName(name)
+	if err != nil {
+		return "", "", &dnsupdate.Error{Kind: dnsupdate.ErrInvalid, Op: op, Type: typ, Err: err}
+	}
+	t := strings.ToUpper(strings.TrimSpace(typ))
+	switch t {
+	case dnsupdate.TypeA, dnsupdate.TypeAAAA, dnsupdate.TypeCNAME:
+		return n, t, nil
+	}
+	return "", "", &dnsupdate.Error{Kind: dnsupdate.ErrInvalid, Op: op, Name: n, Err: fmt.Errorf("type %q: want A, AAAA or CNAME", typ)}
+}
+
+// normalizePrev canonicalizes the expected current values of a
+// compare-and-swap the way dnsupdate.RecordSet.Normalize does values.
+func normalizePrev(op string, rs dnsupdate.RecordSet, prev []string) ([]string, error) {
+	if len(prev) == 0 {
+		return nil, nil
+	}
+	n, err := dnsupdate.RecordSet{Name: rs.Name, Type: rs.Type, TTL: rs.TTL, Values: prev}.Normalize()
+	if err != nil {
+		var e *dnsupdate.Error
+		if errors.As(err, &e) {
+			err = e.Err
+		}
+		return nil, &dnsupdate.Error{Kind: dnsupdate.ErrInvalid, Op: op, Name: rs.Name, Type: rs.Type, Err: fmt.Errorf("prev: %w", err)}
+	}
+	return n.Values, nil
+}
+
+func joinValues(v []string) string {
+	if len(v) == 0 {
+		return "nothing"
+	}
+	return "[" + strings.Join(v, " ") + "]"
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
