@@ -11,6 +11,7 @@ import (
 
 	"github.com/farmhand/farmhand/cluster"
 	"github.com/farmhand/farmhand/internal/etcdtest"
+	"github.com/farmhand/farmhand/store/etcdstore"
 )
 
 // running is a member in this process, running until stop.
@@ -240,3 +241,6 @@ func farmList(n int) []string {
 	}
 	return out
 }
+
+// An ownership fences the writes of a farm's etcd store.
+var _ etcdstore.Fence = (*cluster.Ownership)(nil)
