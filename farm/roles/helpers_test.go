@@ -1,0 +1,5 @@
+package roles_test
+
+import "os/exec"
+
+var lookPath = exec.LookPath

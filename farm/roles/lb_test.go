@@ -1,0 +1,54 @@
+package roles_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/farmhand/farmhand/internal/lbtest"
+)
+
+// requirePrograms skips a test whose programs are missing, and fails it
+// under CI, where .ci/run installs them.
+func requirePrograms(t *testing.T, programs ...string) {
+	t.Helper()
+	var missing []string
+	for _, p := range programs {
+		if _, err := lookPath(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := "needs " + strings.Join(missing, ", ") + " (apt-get install -y haproxy nginx squid memcached socat)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func TestHAProxyDrainsWhileTheFarmScales(t *testing.T) {
+	requirePrograms(t, lbtest.Programs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := lbtest.Run(ctx, lbtest.Options{Dir: t.TempDir(), Port: 18490, LBPort: 18491, LBAddr: "127.0.2.2", Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("requests=%d planned_failed=%d crash_failed=%d scale_events=%d errors=%q", res.Requests, res.PlannedFailed, res.CrashFailed, res.ScaleEvents, res.Errors)
+	if res.Requests < 100 {
+		t.Errorf("only %d requests went through HAProxy", res.Requests)
+	}
+	if res.PlannedFailed != 0 {
+		t.Errorf("%d requests failed during the scale-out and scale-in: %q", res.PlannedFailed, res.Errors)
+	}
+	if res.ScaleEvents != 3 {
+		t.Errorf("scale events %d, want 3", res.ScaleEvents)
+	}
+	if res.Fallbacks != 0 {
+		t.Errorf("%d configuration reloads: the runtime API should have done everything", res.Fallbacks)
+	}
+}
