@@ -185,8 +185,12 @@
 // [OnRoles] or [OnServers], streaming each server's result;
 // [Farm.RunScript] runs one on one server, for an event if need be (the
 // database failover promotes a replica this way); [Farm.Exec] runs a
-// one-off command and returns its output (scaling reads /proc/loadavg with
-// it). The "command" health check runs over the same SSH.
+// one-off command and returns its output, and [Farm.ReadFile] reads a file
+// (scaling reads /proc/loadavg and /proc/meminfo with it). The "command"
+// health check runs over the same SSH. These three share one connection
+// per server, kept open between calls (scripting.Pool, configured by
+// ScriptingOptions.Pool): a read costs a session, not a handshake, and
+// ReadFile's SFTP session starts no process on the server.
 //
 // The farm logs in as ScriptingOptions.User ("root") with
 // ScriptingOptions.Key, whose public half it installs on the servers it
@@ -293,7 +297,7 @@
 // Metrics come from Options.MetricSources (a Prometheus query, a URL's
 // response time, a Go function: scaling.Prometheus, scaling.URL,
 // scaling.Func); the load averages and free RAM are otherwise read from
-// /proc over SSH with [Farm.Exec] (scaling.Proc), which needs
+// /proc over SSH with [Farm.ReadFile] (scaling.Proc), which needs
 // Options.Scripting.
 //
 // Scale-in is graceful: the victims are chosen by [ChooseVictims] (never a

@@ -535,6 +535,9 @@ func (f *Farm) Close() error {
 	f.mu.Unlock()
 	f.closeCancel()
 	f.bg.Wait()
+	if f.scripts != nil {
+		_ = f.scripts.pool.Close()
+	}
 	f.bus.close()
 	return nil
 }

@@ -151,7 +151,7 @@ func (f *Farm) completeSources(i int, role string, p scaling.Policy, rsc *roleSc
 					f.log.Warn("farm: scaling reads load or free RAM over SSH, but Options.Scripting is not set: its evaluations will have no data",
 						"role", role, "metric", m)
 				}
-				rsc.sources = append(rsc.sources, &scaling.Proc{Runner: ExecRunner(f.Exec), Clock: f.clk})
+				rsc.sources = append(rsc.sources, &scaling.Proc{Runner: sshReader{f}, Clock: f.clk})
 				addProc = true
 			}
 			continue

@@ -205,9 +205,10 @@ func (f *Farm) RunScript(ctx context.Context, serverID string, ref scripting.Scr
 // Exec runs a one-off shell command on a server over SSH and returns its
 // standard output (up to the executor's OutputCap). The command is not a
 // template (a percent sign is a percent sign) and is not recorded in the
-// scripting log. The error is nil only when the command exited with
-// status 0; otherwise it is a [*ScriptError] (Result holds stderr) or says
-// why the command could not run. Scaling reads /proc/loadavg this way.
+// scripting log. It runs on the connection the farm keeps open to the
+// server (see ScriptingOptions.Pool). The error is nil only when the
+// command exited with status 0; otherwise it is a [*ScriptError] (Result
+// holds stderr) or says why the command could not run.
 func (f *Farm) Exec(ctx context.Context, serverID, command string) ([]byte, error) {
 	e, err := f.scriptEngine()
 	if err != nil {
@@ -236,7 +237,7 @@ func (e *scriptEngine) command(ctx context.Context, s Server, command string) (s
 	}
 	e.claim(t.Addr, t.ServerID)
 	script := scripting.Script{Name: "command", Body: scripting.Escape(command)}
-	r := e.quiet.Run(ctx, t, scripting.Job{Script: script})
+	r := e.pool.Run(ctx, t, scripting.Job{Script: script})
 	if !r.OK() {
 		return r, scriptFailure(script, []scripting.Result{r}, 1)
 	}

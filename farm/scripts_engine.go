@@ -50,6 +50,11 @@ type ScriptingOptions struct {
 	// provider.HostKeyReader) and trusts nothing else. SSH.Log is
 	// ignored (see Log); SSH.Clock nil means the real clock.
 	SSH scripting.ExecutorOptions
+	// Pool configures the connections kept open to each server for
+	// one-off commands ([Farm.Exec], "command" health checks) and reads
+	// ([Farm.ReadFile], the load and free RAM scaling reads); nil means
+	// scripting's defaults.
+	Pool *scripting.PoolOptions
 	// OnResult, when set, is called with each script's result as soon as
 	// it is known: bound scripts with their event, and scripts run on
 	// demand with an event of type ManualEvent. Calls for one binding are
@@ -67,6 +72,7 @@ type scriptEngine struct {
 	lib      *scripting.Library
 	exec     *scripting.Executor // records in the scripting log
 	quiet    *scripting.Executor // one-off commands, not logged
+	pool     *scripting.Pool     // quiet's pooled connections (observe_ssh.go)
 	hostKeys *scripting.HostKeys
 	log      scripting.Log
 	user     string
@@ -157,7 +163,7 @@ func newScriptEngine(spec Spec, p provider.Provider, o *Options, log *slog.Logge
 		return nil, fmt.Errorf("farm: Options.Scripting.SSH: %w", err)
 	}
 	e := &scriptEngine{
-		lib: so.Library, exec: exec, quiet: quiet, hostKeys: xo.HostKeys, log: scriptLog,
+		lib: so.Library, exec: exec, quiet: quiet, pool: scripting.NewPool(quiet, so.Pool), hostKeys: xo.HostKeys, log: scriptLog,
 		user: cmp.Or(so.User, "root"), port: cmp.Or(so.Port, 22), publicIP: so.UsePublicIP,
 		width: cmp.Or(so.Width, scripting.DefaultWidth), onResult: so.OnResult, logger: log,
 		addrOwner: map[string]string{}, addrs: map[string]map[string]bool{}, reached: map[string]bool{},

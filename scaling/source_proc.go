@@ -21,6 +21,18 @@ type CommandRunner interface {
 	Run(ctx context.Context, serverID string, command string) (stdout []byte, err error)
 }
 
+// FileReader is a [CommandRunner] that can also read a server's files
+// without starting a process there (package farm reads them over an SFTP
+// session it keeps open). [Proc] prefers it: it reads /proc/loadavg and
+// /proc/meminfo, the files ProcCommand prints.
+type FileReader interface {
+	CommandRunner
+	ReadFile(ctx context.Context, serverID, path string) ([]byte, error)
+}
+
+// procFiles are the files ProcCommand prints.
+var procFiles = [...]string{"/proc/loadavg", "/proc/meminfo"}
+
 // ProcCommand is the command [Proc] runs on each server.
 const ProcCommand = "cat /proc/loadavg /proc/meminfo"
 
@@ -79,7 +91,7 @@ func (p *Proc) Sample(ctx context.Context, t Target) ([]Sample, error) {
 			defer func() { <-sem }()
 			sctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			out, err := p.Runner.Run(sctx, srv.ID, ProcCommand)
+			out, err := p.read(sctx, srv.ID)
 			if err != nil {
 				results[i].err = err
 				return
@@ -114,6 +126,24 @@ func (p *Proc) Sample(ctx context.Context, t Target) ([]Sample, error) {
 		}
 	}
 	return samples, nil
+}
+
+// read returns ProcCommand's output for one server, from the files when
+// the runner can read them.
+func (p *Proc) read(ctx context.Context, serverID string) ([]byte, error) {
+	fr, ok := p.Runner.(FileReader)
+	if !ok {
+		return p.Runner.Run(ctx, serverID, ProcCommand)
+	}
+	var out []byte
+	for _, path := range procFiles {
+		b, err := fr.ReadFile(ctx, serverID, path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	return out, nil
 }
 
 // procStats is what one server's /proc files say.

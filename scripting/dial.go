@@ -52,6 +52,9 @@ type conn struct {
 	client *ssh.Client
 	kex    string
 	ka     *keepalive
+	// hostKey is the key the server presented (a Pool reuses the
+	// connection only while the host keys still trust it).
+	hostKey ssh.PublicKey
 }
 
 func (c *conn) close() {
@@ -148,16 +151,21 @@ func (s *dialScope) connect(ctx context.Context, t Target) (*conn, error) {
 			return nil, fmt.Errorf("%s: %w: %w", addr, ErrUnreachable, err)
 		}
 	}
+	var presented ssh.PublicKey
 	cfg := &ssh.ClientConfig{
-		User:              t.User,
-		Auth:              e.auth,
-		HostKeyCallback:   hc.callback,
+		User: t.User,
+		Auth: e.auth,
+		HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+			presented = key
+			return hc.callback(host, remote, key)
+		},
 		HostKeyAlgorithms: hc.algorithms,
 	}
 	c, err := handshake(dctx, raw, addr, cfg)
 	if err != nil {
 		return nil, err
 	}
+	c.hostKey = presented
 	return e.startKeepalive(c), nil
 }
 

@@ -48,6 +48,10 @@ import (
 
 const pidHeader = "farmhand-pid "
 
+// errOpenSession wraps a failure to open a session on a connection that
+// was made (a pooled one the server has since dropped, say).
+var errOpenSession = errors.New("open session")
+
 const sudoMissing = "farmhand: sudo is not installed on this server"
 
 // scriptFile is the name of the uploaded script in the job directory.
@@ -93,7 +97,7 @@ func (e *Executor) execute(ctx context.Context, c *conn, t Target, job Job, r re
 
 	sess, err := c.client.NewSession()
 	if err != nil {
-		res.Err = fmt.Errorf("%s: open session: %w", addr, err)
+		res.Err = fmt.Errorf("%s: %w: %w", addr, errOpenSession, err)
 		return
 	}
 	defer sess.Close()

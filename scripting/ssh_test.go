@@ -21,7 +21,17 @@ import (
 	"github.com/farmhand/farmhand/scripting"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	stopSharedSSHD()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // dialCounter counts the TCP connections an Executor opens, by address.
 type dialCounter struct {
