@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,9 +51,12 @@ func newClient(t testing.TB, s *etcdtest.Server) *clientv3.Client {
 	return cli
 }
 
-// prefix returns a key prefix of the test's own on the shared server.
+var runs atomic.Int64
+
+// prefix returns a key prefix of the test's own on the shared server, new
+// for every run of the test.
 func prefix(t testing.TB) string {
-	return "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/"
+	return fmt.Sprintf("test/%s/%d/", strings.ReplaceAll(t.Name(), "/", "_"), runs.Add(1))
 }
 
 // events records a member's events.
