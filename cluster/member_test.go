@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/farmhand/farmhand/cluster"
+	"github.com/farmhand/farmhand/internal/actionlog"
 	"github.com/farmhand/farmhand/internal/etcdtest"
 	"github.com/farmhand/farmhand/store/etcdstore"
 )
@@ -88,13 +90,19 @@ func TestMembersShareFarmsAndHandThemOverOnJoinAndLeave(t *testing.T) {
 	cli := newClient(t, srv)
 	pfx := prefix(t)
 	farms := farmList(20)
+	var log actionlog.Log
+	acting := func(id string) cluster.WorkFunc {
+		return func(ctx context.Context, o *cluster.Ownership) error {
+			return actLoop(ctx, o, pfx+"state/", id, log.Record)
+		}
+	}
 	opts := cluster.Options{Prefix: pfx, Settle: 500 * time.Millisecond}
 	opts.ID = "a"
-	a := runMember(t, cli, opts, farms, waitWork)
+	a := runMember(t, cli, opts, farms, acting("a"))
 	waitFor(t, 20*time.Second, "a owns every farm", func() bool { return len(a.m.Owned()) == len(farms) })
 
 	opts.ID = "b"
-	b := runMember(t, cli, opts, farms, waitWork)
+	b := runMember(t, cli, opts, farms, acting("b"))
 	both := []string{"a", "b"}
 	waitFor(t, 20*time.Second, "the farms split between a and b by rendezvous", func() bool {
 		got := owners(t, cli, pfx)
@@ -108,6 +116,7 @@ func TestMembersShareFarmsAndHandThemOverOnJoinAndLeave(t *testing.T) {
 	if n := len(a.evs.of(cluster.Released)); n == 0 || n == len(farms) {
 		t.Errorf("a released %d farms when b joined; want some, not all", n)
 	}
+	time.Sleep(200 * time.Millisecond)
 
 	// b leaves (Close revokes its lease): a takes its farms at once.
 	left := time.Now()
@@ -115,6 +124,36 @@ func TestMembersShareFarmsAndHandThemOverOnJoinAndLeave(t *testing.T) {
 	waitFor(t, 20*time.Second, "a owns every farm again", func() bool { return len(a.m.Owned()) == len(farms) })
 	if d := time.Since(left); d > testTTL {
 		t.Errorf("farms of a member that left took %v to move, more than the TTL", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	a.stop()
+	acts := log.Actions()
+	if len(acts) < 3*len(farms) {
+		t.Fatalf("only %d actions", len(acts))
+	}
+	for _, d := range actionlog.Doubles(acts) {
+		t.Errorf("double action: %v", d)
+	}
+}
+
+func TestWorkThatReturnsIsCalledAgain(t *testing.T) {
+	srv := etcd.Get(t)
+	cli := newClient(t, srv)
+	var calls atomic.Int32
+	r := runMember(t, cli, cluster.Options{Prefix: prefix(t), ID: "a"}, []string{"shop"}, func(ctx context.Context, o *cluster.Ownership) error {
+		if calls.Add(1) == 1 {
+			return errors.New("first call fails")
+		}
+		<-ctx.Done()
+		return nil
+	})
+	waitFor(t, 20*time.Second, "work called twice", func() bool { return calls.Load() >= 2 })
+	ended := r.evs.of(cluster.WorkEnded)
+	if len(ended) != 1 || ended[0].Err == nil || ended[0].Farm != "shop" {
+		t.Fatalf("WorkEnded events %v; want one for shop with the error", ended)
+	}
+	if got := r.m.Owned(); len(got) != 1 {
+		t.Fatalf("Owned() = %v after the work was called again", got)
 	}
 }
 
