@@ -259,8 +259,11 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 	f := d.f
 	failover := prev.ID != ""
 	exclude := map[string]bool{}
-	adopt := ""
-	if !failover {
+	// The candidate of a failover the last controller left unfinished
+	// (saved in the Store) goes first; a controller taking over a farm
+	// with no saved master adopts the server the DNS names point at.
+	adopt := f.preferredMaster(ps.role)
+	if adopt == "" && !failover {
 		adopt, _ = d.masterFromDNS(ctx, ps.role, f.Servers(ps.role))
 	}
 	var pos map[string]int64
@@ -289,6 +292,15 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 			return false
 		}
 		params := failoverParams(prev, cand)
+		if failover {
+			// Written ahead: a controller that dies during the promotion
+			// resumes it with the same candidate.
+			if err := f.saveFailover(ctx, ps.role, prev, cand.ID, fo); err != nil {
+				f.log.Error("farm: failover not started: its state cannot be saved", "role", ps.role, "err", err)
+				fo.Err = err.Error()
+				return false
+			}
+		}
 		if failover && ps.spec.Database != nil && ps.spec.Database.PromoteScript != "" {
 			f.log.Info("farm: promoting replica", "role", ps.role, "server", cand.ID, "old_master", prev.ID)
 			sctx, cancel := withTimeout(ctx, f.clk, ps.spec.Database.promoteTimeout())
@@ -309,6 +321,9 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 			f.log.Warn("farm: cannot mark master", "role", ps.role, "server", cand.ID, "err", err)
 			exclude[cand.ID] = true
 			continue
+		}
+		if err := f.flush(ctx); err != nil {
+			f.log.Error("farm: new master not saved", "role", ps.role, "server", cand.ID, "err", err)
 		}
 		if s, ok := f.Server(cand.ID); ok {
 			cand = s
@@ -335,6 +350,12 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 			}
 			if f.announce(t, cand.ID, fo.Reason, params) {
 				fo.Announced = f.clk.Now()
+				f.mu.Lock()
+				f.saveFailoverLocked(ps.role, nil)
+				f.mu.Unlock()
+				if err := f.flush(ctx); err != nil {
+					f.log.Error("farm: finished failover not saved", "role", ps.role, "err", err)
+				}
 			}
 			d.mu.Lock()
 			ps.history = append(ps.history, *fo)
@@ -501,8 +522,24 @@ func (f *Farm) setMasterExclusive(role, id string) error {
 		}
 	}
 	r.srv.Master = true
+	f.saveMasterLocked(role, r.srv)
 	f.notifyLocked()
 	return nil
+}
+
+// saveFailover saves a failover under way, before its promote script.
+func (f *Farm) saveFailover(ctx context.Context, role string, prev Server, candidate string, fo *Failover) error {
+	f.mu.Lock()
+	if f.persist == nil {
+		f.mu.Unlock()
+		return nil
+	}
+	f.saveFailoverLocked(role, &failoverRecord{
+		Old:       masterRecord{ID: prev.ID, PrivateIP: prev.PrivateIP, PublicIP: prev.PublicIP},
+		Candidate: candidate, Reason: fo.Reason, Detected: fo.Detected,
+	})
+	f.mu.Unlock()
+	return f.flush(ctx)
 }
 
 // retire asks the next reconciliation to replace a server: it is

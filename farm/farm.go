@@ -14,6 +14,7 @@ import (
 	"github.com/farmhand/farmhand/dnsupdate"
 	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/scaling"
+	"github.com/farmhand/farmhand/store"
 )
 
 // Options tune a Farm. The zero value (or nil) gives the defaults.
@@ -63,6 +64,16 @@ type Options struct {
 	// name roles give in RoleSpec.LoadBalancer (a name here is not looked
 	// up at the provider); see [Backends].
 	LoadBalancers map[string]Backends
+	// Store keeps the controller's own state (desired counts and
+	// API-set capacity, scaling state and history, database masters and
+	// failovers under way, launches written before the cloud is called,
+	// servers being scaled in, the scripting log, host-key pins), so that
+	// a controller restarted on it loses none of it; see the package
+	// docs' "The Store" section. Open it per farm, such as
+	// boltstore.Open(path).Farm(spec.Name). nil keeps the state in this
+	// process's memory only, as a farm always did: a restarted
+	// controller then rebuilds what the cloud's tags tell it.
+	Store store.Store
 }
 
 // Defaults for zero Options fields.
@@ -119,6 +130,7 @@ type Farm struct {
 	orphans     map[string]bool
 	scaling     *farmScaling // see scaling.go
 	scratch     tickScratch  // buffers Reconcile reuses, under tickMu
+	persist     *persister   // nil without Options.Store; see persist.go
 }
 
 // roleState is the controller's state of one role.
@@ -253,6 +265,9 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	}
 	f.closeCtx, f.closeCancel = context.WithCancel(context.Background())
 	f.addBackendsHook() // before the scripts' hook: drain, then stop
+	if o.Store != nil {
+		f.persist = newPersister(o.Store)
+	}
 	if scripts != nil {
 		scripts.start(f)
 	}
@@ -264,6 +279,12 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		f.AddHook(h)
 	}
 	f.addLoadBalancerHook()
+	if f.persist != nil {
+		if err := f.restore(); err != nil { // see persist_restore.go
+			f.Close()
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
@@ -382,8 +403,14 @@ func (f *Farm) notifyLocked() {
 // SetDesired sets a role's desired count. n must lie within the role's
 // bounds; the next reconciliation launches or removes servers to match.
 // This is what scaling drives.
+//
+// With Options.Store, the count is saved before SetDesired returns; an
+// error then says it is in force but not saved.
 func (f *Farm) SetDesired(role string, n int) error {
-	return f.setDesired(role, n, "set through the API")
+	if err := f.setDesired(role, n, "set through the API"); err != nil {
+		return err
+	}
+	return f.flushSoon()
 }
 
 func (f *Farm) setDesired(role string, n int, reason string) error {
@@ -404,6 +431,7 @@ func (f *Farm) setDesired(role string, n int, reason string) error {
 		return fmt.Errorf("farm: role %q: desired %d > max %d", role, n, rs.max)
 	}
 	rs.desiredByUser = true
+	f.markLocked(keyRole + role)
 	if rs.desired == n {
 		return nil
 	}
@@ -415,8 +443,16 @@ func (f *Farm) setDesired(role string, n int, reason string) error {
 }
 
 // SetBounds changes a role's min and max at run time (a schedule window);
-// the desired count is moved into the new bounds.
+// the desired count is moved into the new bounds. With Options.Store, the
+// bounds are saved before SetBounds returns.
 func (f *Farm) SetBounds(role string, minCount, maxCount int) error {
+	if err := f.setBounds(role, minCount, maxCount); err != nil {
+		return err
+	}
+	return f.flushSoon()
+}
+
+func (f *Farm) setBounds(role string, minCount, maxCount int) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -437,6 +473,7 @@ func (f *Farm) SetBounds(role string, minCount, maxCount int) error {
 		return err
 	}
 	rs.min, rs.max = minCount, maxCount
+	f.markLocked(keyRole+role, keyScaling+role)
 	from := rs.desired
 	if d := min(max(rs.desired, minCount), maxCount); d != rs.desired && !f.terminating {
 		rs.desired = d
@@ -455,7 +492,16 @@ func (f *Farm) SetProtected(id string, protected bool) error {
 // SetMaster marks a server as its role's database master, which protects
 // it like SetProtected. The database failover calls it.
 func (f *Farm) SetMaster(id string, master bool) error {
-	return f.updateServer(id, func(s *Server) { s.Master = master })
+	err := f.updateServer(id, func(s *Server) {
+		s.Master = master
+		if master {
+			f.saveMasterLocked(s.Role, *s)
+		}
+	})
+	if err != nil || !master {
+		return err
+	}
+	return f.flushSoon()
 }
 
 // SetServerVars sets server-level script variables (merged over the

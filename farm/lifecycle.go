@@ -51,9 +51,16 @@ func (f *Farm) Launch(ctx context.Context) error {
 			rs.desiredByUser = false
 		}
 	}
+	f.markLocked(keyFarm)
+	for _, name := range f.order {
+		f.markLocked(keyRole + name)
+	}
 	f.emitLocked(Event{Type: FarmLaunched, Reason: "farm launched"})
 	f.notifyLocked()
 	f.mu.Unlock()
+	if err := f.flush(ctx); err != nil {
+		return err
+	}
 	return f.Reconcile(ctx)
 }
 
@@ -71,13 +78,18 @@ func (f *Farm) Terminate(ctx context.Context) error {
 		return ErrClosed
 	}
 	f.terminating, f.launched = true, false
+	f.markLocked(keyFarm, keyLaunch)
 	for _, name := range f.order {
 		rs := f.roles[name]
 		rs.desired = 0
 		rs.inflight = nil // their servers, if any, show up and go
+		f.markLocked(keyRole + name)
 	}
 	f.notifyLocked()
 	f.mu.Unlock()
+	if err := f.flush(ctx); err != nil {
+		return err
+	}
 	for {
 		err := f.Reconcile(ctx)
 		if err == nil && f.allGone() {

@@ -59,11 +59,21 @@ func (f *Farm) Reconcile(ctx context.Context) error {
 			f.mu.Lock()
 			now := f.clk.Now()
 			f.observeLocked(cloud, now)
+			f.applyRestoredLocked() // see persist_restore.go
 			f.scratch.giveList(cloud)
 			acts := f.planLocked(ctx, zones, now)
+			f.markLocked(keyLaunch, keyLeaving)
 			f.notifyLocked()
 			f.mu.Unlock()
-			err = f.act(ctx, acts)
+			// Write-ahead: the launches decided are saved before the
+			// cloud is called. A farm that cannot save does not act.
+			if err = f.flush(ctx); err == nil {
+				err = f.act(ctx, acts)
+				f.mu.Lock()
+				f.markLocked(keyLaunch, keyLeaving)
+				f.mu.Unlock()
+				err = errors.Join(err, f.flush(ctx))
+			}
 		}
 	}
 	f.mu.Lock()
@@ -249,6 +259,7 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			rs.observed = true
 			if !rs.desiredByUser && !f.terminating {
 				rs.desired = min(max(rs.desired, live, rs.min), rs.max)
+				f.markLocked(keyRole + name)
 			}
 		}
 		if running >= rs.desired {
@@ -559,26 +570,33 @@ func (f *Farm) newLaunchLocked(rs *roleState, l launchPlan, now time.Time) *laun
 	for _, i := range l.indexes {
 		rs.attempts[i] = attempt
 	}
-	token := launchToken(f.spec.Name, rs.spec.Name, l.indexes, attempt)
-	spec := provider.LaunchSpec{
-		Token:        token,
-		Count:        len(l.indexes),
-		MinCount:     1,
-		Image:        rs.spec.Image,
-		InstanceType: rs.spec.InstanceType,
-		Zone:         l.zone,
-		Tags:         launchTags(f.spec.Name, rs.spec, l.indexes, attempt, token),
-		SSHPublicKey: f.opts.SSHPublicKey,
-	}
-	if rs.spec.UserData != "" {
-		spec.UserData = []byte(rs.spec.UserData)
-	}
+	spec := f.launchSpecLocked(rs, l.zone, l.indexes, attempt)
 	in := &inflightLaunch{spec: spec, slots: slices.Clone(l.indexes), indexes: slices.Clone(l.indexes), since: now}
 	rs.inflight = append(rs.inflight, in)
 	f.emitLocked(Event{Type: BeforeInstanceLaunch, Role: rs.spec.Name, Reason: "launching servers", Params: map[string]string{
 		"zone": l.zone, "count": strconv.Itoa(len(l.indexes)), "indexes": formatIndexes(l.indexes),
 	}})
 	return &launchJob{role: rs.spec.Name, inflight: in}
+}
+
+// launchSpecLocked is the launch of a role's indexes into a zone, with the
+// token of the attempt.
+func (f *Farm) launchSpecLocked(rs *roleState, zone string, indexes []int, attempt int) provider.LaunchSpec {
+	token := launchToken(f.spec.Name, rs.spec.Name, indexes, attempt)
+	spec := provider.LaunchSpec{
+		Token:        token,
+		Count:        len(indexes),
+		MinCount:     1,
+		Image:        rs.spec.Image,
+		InstanceType: rs.spec.InstanceType,
+		Zone:         zone,
+		Tags:         launchTags(f.spec.Name, rs.spec, indexes, attempt, token),
+		SSHPublicKey: f.opts.SSHPublicKey,
+	}
+	if rs.spec.UserData != "" {
+		spec.UserData = []byte(rs.spec.UserData)
+	}
+	return spec
 }
 
 // act makes the provider calls of one tick, at most MaxConcurrentCalls at

@@ -268,11 +268,12 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 	}
 
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return false, ErrClosed
 	}
 	if !f.launched || f.terminating {
+		f.mu.Unlock()
 		return false, nil
 	}
 	changed := false
@@ -284,7 +285,8 @@ func (f *Farm) evaluateScaling(ctx context.Context) (bool, error) {
 	if changed {
 		f.notifyLocked()
 	}
-	return changed, nil
+	f.mu.Unlock()
+	return changed, f.flush(ctx)
 }
 
 // collect is scaling.Collect, without its goroutine for a single source:
@@ -324,6 +326,7 @@ func (f *Farm) applyScalingLocked(j *scaleJob, now time.Time) bool {
 		Now: now, Current: rs.desired, Servers: j.target.Servers, Metrics: j.metrics,
 	})
 	j.rsc.last = &d
+	f.markLocked(keyScaling + j.role)
 	f.log.Debug("farm: scaling evaluated", "role", j.role, "action", d.Action.String(), "from", d.From, "to", d.To, "reason", d.Reason)
 	if d.To == rs.desired && d.Min == rs.min && d.Max == rs.max {
 		return false
@@ -332,6 +335,7 @@ func (f *Farm) applyScalingLocked(j *scaleJob, now time.Time) bool {
 	rs.min, rs.max = d.Min, d.Max
 	rs.desired = d.To
 	rs.desiredByUser = true
+	f.markLocked(keyRole + j.role)
 	f.log.Info("farm: scaling decision", "role", j.role, "from", from, "to", d.To, "min", d.Min, "max", d.Max, "reason", d.Reason)
 	f.scalingChangedLocked(j.role, from, OriginPolicy, d.Reason, d.Checks)
 	return true
@@ -352,6 +356,7 @@ func (f *Farm) scalingChangedLocked(role string, from int, origin ScalingOrigin,
 			h = slices.Delete(h, 0, len(h)-ScalingHistoryLimit)
 		}
 		sc.history[role] = h
+		f.appendHistoryLocked(rec) // see persist_records.go
 		if origin == OriginAPI {
 			sc.reconcile = true
 			poke(sc.wake)

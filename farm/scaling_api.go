@@ -37,10 +37,19 @@ type apiTarget struct{ f *Farm }
 
 var _ scaling.APITarget = apiTarget{}
 
+// SetDesired sets the count; with Options.Store it is saved before the
+// call returns (and the API answers).
 func (a apiTarget) SetDesired(ctx context.Context, role string, n int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := a.setDesired(ctx, role, n); err != nil {
+		return err
+	}
+	return a.f.flush(ctx)
+}
+
+func (a apiTarget) setDesired(ctx context.Context, role string, n int) error {
 	f := a.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -65,6 +74,7 @@ func (a apiTarget) SetDesired(ctx context.Context, role string, n int) error {
 		return err
 	}
 	rsc.next = now
+	f.markLocked(keyScaling + role)
 	f.log.Info("farm: desired count set through the API; the policy applies it", "role", role, "desired", n)
 	f.scalingChangedLocked(role, rs.desired, OriginAPI, fmt.Sprintf("API call: desired %d, applied at the role's next evaluation", n), nil)
 	return nil

@@ -75,6 +75,7 @@ type scriptEngine struct {
 	pool     *scripting.Pool     // quiet's pooled connections (observe_ssh.go)
 	hostKeys *scripting.HostKeys
 	log      scripting.Log
+	saved    *savedLog // the log when ScriptingOptions.Log is nil
 	user     string
 	port     int
 	publicIP bool
@@ -87,6 +88,7 @@ type scriptEngine struct {
 	addrOwner map[string]string          // address → server last reached there
 	addrs     map[string]map[string]bool // server → addresses it was reached at
 	reached   map[string]bool            // servers that answered once
+	savedPins map[string]string          // address → the pins saved in the Store
 }
 
 // boundScript is a binding with the role it belongs to.
@@ -149,8 +151,10 @@ func newScriptEngine(spec Spec, p provider.Provider, o *Options, log *slog.Logge
 		xo.HostKeys = hk
 	}
 	scriptLog := so.Log
+	var saved *savedLog
 	if scriptLog == nil {
-		scriptLog = scripting.NewMemoryLog(0)
+		saved = newSavedLog(o.Store) // see scripts_log_saved.go
+		scriptLog = saved
 	}
 	xo.Log = nil
 	quiet, err := scripting.NewExecutor(xo)
@@ -163,10 +167,11 @@ func newScriptEngine(spec Spec, p provider.Provider, o *Options, log *slog.Logge
 		return nil, fmt.Errorf("farm: Options.Scripting.SSH: %w", err)
 	}
 	e := &scriptEngine{
-		lib: so.Library, exec: exec, quiet: quiet, pool: scripting.NewPool(quiet, so.Pool), hostKeys: xo.HostKeys, log: scriptLog,
+		lib: so.Library, exec: exec, quiet: quiet, pool: scripting.NewPool(quiet, so.Pool), hostKeys: xo.HostKeys, log: scriptLog, saved: saved,
 		user: cmp.Or(so.User, "root"), port: cmp.Or(so.Port, 22), publicIP: so.UsePublicIP,
 		width: cmp.Or(so.Width, scripting.DefaultWidth), onResult: so.OnResult, logger: log,
 		addrOwner: map[string]string{}, addrs: map[string]map[string]bool{}, reached: map[string]bool{},
+		savedPins: map[string]string{},
 	}
 	for i, r := range spec.Roles {
 		for j, b := range r.Scripts {
@@ -361,15 +366,18 @@ func (e *scriptEngine) claim(addr, id string) {
 // left (or moved) was reached at.
 func (e *scriptEngine) forgetServer(id string) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var dropped []string
 	for addr := range e.addrs[id] {
 		if e.addrOwner[addr] == id {
 			e.hostKeys.Forget(addr)
 			delete(e.addrOwner, addr)
+			dropped = append(dropped, addr)
 		}
 	}
 	delete(e.addrs, id)
 	delete(e.reached, id)
+	e.mu.Unlock()
+	e.dropPins(dropped) // see scripts_pins_saved.go
 }
 
 // farmInfo describes the farm to scripts. The farm's name is its ID.

@@ -181,6 +181,7 @@ func (e *scriptEngine) run(ctx context.Context, rs runSpec) (scripting.Summary, 
 	return e.exec.RunMany(ctx, targets, job, &scripting.FanOutOptions{Width: width, OnResult: func(r scripting.Result) {
 		if r.Err == nil || !unreachable(r.Err) {
 			e.markReached(r.Target.ServerID)
+			e.savePin(r.Target.Addr, r.Target.ServerID)
 		}
 		if !r.OK() {
 			e.logger.Warn("farm: script failed", "event", rs.label, "role", r.Target.Role, "server", r.Target.ServerID,

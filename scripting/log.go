@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -115,6 +116,33 @@ func (l *MemoryLog) Append(ctx context.Context, e LogEntry) error {
 		l.next, l.full = 0, true
 	}
 	return nil
+}
+
+// Restore puts an entry read back from durable storage into the log,
+// keeping its Seq; later Appends continue after it. A program that keeps
+// the log elsewhere (a farm's Store) calls it for each saved entry, oldest
+// first, and for each new entry once it is saved. An entry whose Seq is not
+// above every Seq in the log is refused.
+func (l *MemoryLog) Restore(e LogEntry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.Seq <= l.lastSeq {
+		return fmt.Errorf("scripting: log entry %d is not after the last entry %d", e.Seq, l.lastSeq)
+	}
+	l.lastSeq = e.Seq
+	l.ring[l.next] = e
+	l.next++
+	if l.next == len(l.ring) {
+		l.next, l.full = 0, true
+	}
+	return nil
+}
+
+// LastSeq returns the highest Seq in the log, 0 when it is empty.
+func (l *MemoryLog) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSeq
 }
 
 // Query returns the matching entries, newest first.

@@ -2,6 +2,7 @@ package scripting
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,5 +69,29 @@ func TestMemoryLogDropsTheOldestWhenFull(t *testing.T) {
 	}
 	if got[0].Seq != 5 {
 		t.Errorf("newest Seq = %d, want 5", got[0].Seq)
+	}
+}
+
+func TestRestoreKeepsSavedSequenceNumbersAndAppendContinuesAfterThem(t *testing.T) {
+	ctx := context.Background()
+	l := NewMemoryLog(3)
+	for _, seq := range []uint64{7, 9, 12} {
+		if err := l.Restore(LogEntry{Seq: seq, Script: "s"}); err != nil {
+			t.Fatalf("Restore(%d): %v", seq, err)
+		}
+	}
+	if err := l.Restore(LogEntry{Seq: 12}); err == nil {
+		t.Fatal("Restore of a Seq already in the log succeeded")
+	}
+	if err := l.Append(ctx, LogEntry{Script: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := l.Query(ctx, LogQuery{})
+	var seqs []uint64
+	for _, e := range got {
+		seqs = append(seqs, e.Seq)
+	}
+	if want := []uint64{13, 12, 9}; !slices.Equal(seqs, want) || l.LastSeq() != 13 {
+		t.Fatalf("seqs %v (last %d), want %v: the ring keeps the newest 3", seqs, l.LastSeq(), want)
 	}
 }
