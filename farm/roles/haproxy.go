@@ -110,7 +110,7 @@ USERLINE=
 if [ -n "%haproxy_user%" ]; then USERLINE="user %haproxy_user%"; fi
 cat > "$CONF" <<EOF
 `+haproxyConfig+`EOF
-haproxy -c -q -f "$CONF"
+haproxy -c -f "$CONF" >/dev/null
 %haproxy_start%
 i=0
 while [ ! -S "$SOCK" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done

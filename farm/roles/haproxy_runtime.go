@@ -416,7 +416,7 @@ func (b *HAProxyBackends) rewrite(ctx context.Context, f Farm, lbID string, orde
 		"PIDFILE=$(dirname \"$SOCK\")/haproxy.pid\n" +
 		"LINES=" + shellQuote(lines.String()) + "\n" +
 		`awk -v lines="$LINES" '/# farmhand servers begin/ {print; printf "%s", lines; skip=1; next} /# farmhand servers end/ {skip=0} !skip {print}' "$CONF" > "$CONF.farmhand-new"` + "\n" +
-		`haproxy -c -q -f "$CONF.farmhand-new"` + "\n" +
+		`haproxy -c -f "$CONF.farmhand-new" >/dev/null` + "\n" +
 		`mv "$CONF.farmhand-new" "$CONF"` + "\n" +
 		b.vars["haproxy_reload"] + "\n"
 	if _, err := f.Exec(ctx, lbID, cmd); err != nil {

@@ -1,0 +1,205 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/farmhand/farmhand/farm"
+	"github.com/farmhand/farmhand/scripting"
+)
+
+// NginxLBOptions tune the nginx load balancer preset; zero values mean the
+// defaults given with each field.
+type NginxLBOptions struct {
+	// Role overrides the preset's RoleSpec field by field; Name defaults
+	// to "web", Min and Max to 1 and 2.
+	Role farm.RoleSpec
+	// LoadBalancer is the name the fronted roles give in
+	// RoleSpec.LoadBalancer; default "www".
+	LoadBalancer string
+	// Bind and Port are where nginx listens (nginx_lb_bind, default
+	// 0.0.0.0; nginx_lb_port, default 80), BackendPort the fronted
+	// servers' port (nginx_lb_backend_port, default 80).
+	Bind              string
+	Port, BackendPort int
+}
+
+// NginxLB returns the nginx load balancer preset and its farm.Backends,
+// which writes the fronted servers into the upstream file
+// (nginx_lb_upstream_file), checks the configuration with nginx -t and
+// reloads nginx: a reload is graceful (old workers finish their requests),
+// so a server leaving is drained. Use it as HAProxy's: put the Backends in
+// farm.Options.LoadBalancers and call Bind after farm.New.
+func NginxLB(o NginxLBOptions) (Preset, *NginxBackends) {
+	def := farm.RoleSpec{
+		Name: "web", Min: 1, Max: 2,
+		Variables: map[string]string{
+			"nginx_lb_packages":      "nginx",
+			"nginx_lb_config":        "/etc/nginx/nginx.conf",
+			"nginx_lb_upstream_file": "/etc/nginx/farmhand-upstream.conf",
+			"nginx_lb_bind":          "0.0.0.0",
+			"nginx_lb_port":          "80",
+			"nginx_lb_backend_port":  "80",
+			"nginx_lb_user":          "www-data",
+			"nginx_lb_pid":           "/run/nginx.pid",
+			"nginx_lb_temp_dir":      "/var/lib/nginx",
+			"nginx_lb_log_dir":       "/var/log/nginx",
+			"nginx_lb_start":         "fh_service nginx restart",
+			"nginx_lb_reload":        "fh_service nginx reload",
+			"nginx_lb_stop":          "fh_service nginx stop",
+		},
+		Scripts: []farm.ScriptBinding{
+			{Event: farm.HostInit, Script: "nginx-lb-init", Blocking: true, Timeout: 10 * time.Minute},
+			{Event: farm.BeforeHostTerminate, Script: "nginx-lb-stop", Blocking: true, Timeout: time.Minute},
+		},
+	}
+	role := build(def, map[string]string{
+		"nginx_lb_bind":         o.Bind,
+		"nginx_lb_port":         itoa(o.Port),
+		"nginx_lb_backend_port": itoa(o.BackendPort),
+	}, o.Role)
+	if o.Role.HealthChecks == nil {
+		role.HealthChecks = []farm.HealthCheckSpec{{Name: "nginx", Kind: "tcp", Host: tcpHost(role.Variables["nginx_lb_bind"]), Port: atoiOr(role.Variables["nginx_lb_port"], 80)}}
+	}
+	b := &NginxBackends{name: or(o.LoadBalancer, "www"), role: role.Name, vars: role.Variables}
+	return Preset{Role: role, Scripts: []scripting.Script{
+		script("nginx-lb-init", "installs nginx, writes its configuration (an upstream the farm fills) and starts it", `
+fh_install nginx %nginx_lb_packages%
+`+nginxVars("nginx_lb")+`UPSTREAM=$(fh_abs "%nginx_lb_upstream_file%")
+mkdir -p "$(dirname "$UPSTREAM")"
+if [ ! -s "$UPSTREAM" ]; then echo "server 127.0.0.1:9 down;" > "$UPSTREAM"; fi
+cat > "$CONF" <<EOF
+`+nginxHead+`    upstream farm {
+        include $UPSTREAM;
+        keepalive 16;
+    }
+    server {
+        listen $BIND:%nginx_lb_port%;
+        location / {
+            proxy_pass http://farm;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_next_upstream error timeout http_502 http_503;
+        }
+    }
+}
+EOF
+nginx -t -q -c "$CONF"
+%nginx_lb_start%
+`),
+		script("nginx-lb-stop", "stops nginx gracefully", nginxVars("nginx_lb")+`%nginx_lb_stop%
+`),
+	}}, b
+}
+
+// NginxBackends is the farm.Backends of the nginx load balancer preset: it
+// rewrites the upstream file of every nginx in service of the preset's role
+// and reloads it.
+type NginxBackends struct {
+	name, role string
+	vars       map[string]string
+
+	// Address returns the address nginx sends a server's requests to;
+	// nil means its private IP. Set it before Bind.
+	Address func(farm.Server) string
+
+	mu   sync.Mutex
+	f    Farm
+	last []farm.Server
+	set  bool
+}
+
+var (
+	_ farm.Backends = (*NginxBackends)(nil)
+	_ farm.Hook     = (*NginxBackends)(nil)
+)
+
+// Name is the load balancer's name.
+func (b *NginxBackends) Name() string { return b.name }
+
+// Bind connects the Backends to its farm (and adds it as a hook). Call it
+// after farm.New, before Launch.
+func (b *NginxBackends) Bind(f Farm) {
+	b.mu.Lock()
+	b.f = f
+	b.mu.Unlock()
+	f.AddHook(b)
+}
+
+// SetBackends writes servers into every nginx of the role and reloads it.
+func (b *NginxBackends) SetBackends(ctx context.Context, lb string, servers []farm.Server) error {
+	b.mu.Lock()
+	f := b.f
+	b.last, b.set = slices.Clone(servers), true
+	b.mu.Unlock()
+	if f == nil {
+		return fmt.Errorf("roles: nginx %q is not bound to a farm (call NginxBackends.Bind after farm.New)", b.name)
+	}
+	var errs []error
+	for _, s := range f.Servers(b.role) {
+		if s.State == farm.StateRunning {
+			if err := b.apply(ctx, f, s.ID, servers); err != nil {
+				errs = append(errs, fmt.Errorf("nginx on %s: %w", s.ID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// HandleEvent gives an nginx about to enter service the current servers.
+func (b *NginxBackends) HandleEvent(ctx context.Context, ev farm.Event) error {
+	if ev.Type != farm.BeforeHostUp || ev.Role != b.role || ev.Server == nil {
+		return nil
+	}
+	b.mu.Lock()
+	f, servers, set := b.f, slices.Clone(b.last), b.set
+	b.mu.Unlock()
+	if f == nil || !set {
+		return nil
+	}
+	return b.apply(ctx, f, ev.Server.ID, servers)
+}
+
+// UpstreamLines returns the upstream block's lines for servers.
+func (b *NginxBackends) UpstreamLines(servers []farm.Server) string {
+	var sb strings.Builder
+	for _, s := range servers {
+		ip := s.PrivateIP
+		if b.Address != nil {
+			ip = b.Address(s)
+		}
+		if ip == "" {
+			continue
+		}
+		fmt.Fprintf(&sb, "server %s max_fails=1 fail_timeout=5s;\n", net.JoinHostPort(ip, b.vars["nginx_lb_backend_port"]))
+	}
+	if sb.Len() == 0 {
+		sb.WriteString("server 127.0.0.1:9 down;\n") // an upstream needs one
+	}
+	return sb.String()
+}
+
+func (b *NginxBackends) apply(ctx context.Context, f Farm, lbID string, servers []farm.Server) error {
+	cmd := prelude + `CONF=$(fh_abs ` + shellQuote(b.vars["nginx_lb_config"]) + `)
+PIDFILE=$(fh_abs ` + shellQuote(b.vars["nginx_lb_pid"]) + `)
+UPSTREAM=$(fh_abs ` + shellQuote(b.vars["nginx_lb_upstream_file"]) + `)
+NEW=` + shellQuote(b.UpstreamLines(servers)) + `
+printf '%s' "$NEW" > "$UPSTREAM.farmhand-new"
+if cmp -s "$UPSTREAM.farmhand-new" "$UPSTREAM"; then rm -f "$UPSTREAM.farmhand-new"; exit 0; fi
+cp "$UPSTREAM" "$UPSTREAM.farmhand-old" 2>/dev/null || true
+mv "$UPSTREAM.farmhand-new" "$UPSTREAM"
+if ! nginx -t -q -c "$CONF"; then mv "$UPSTREAM.farmhand-old" "$UPSTREAM"; exit 1; fi
+` + b.vars["nginx_lb_reload"] + "\n"
+	if _, err := f.Exec(ctx, lbID, cmd); err != nil {
+		return fmt.Errorf("upstream rewrite and reload: %w", err)
+	}
+	return nil
+}
