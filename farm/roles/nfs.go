@@ -82,13 +82,13 @@ type NFSClientOptions struct {
 func NFSClient(o NFSClientOptions) Preset {
 	role := farm.RoleSpec{
 		Variables: map[string]string{
-			"nfs_client_install":  "fh_install mount.nfs nfs-common",
-			"nfs_server":          or(o.Server, "nfs.farm.internal"),
-			"nfs_export":          or(o.Export, "/srv/shared"),
-			"nfs_mount":           or(o.Mount, "/mnt/shared"),
-			"nfs_mount_options":   "hard,timeo=50,retrans=3",
-			"nfs_mount_cmd":       `mount -t nfs -o "$OPTS" "$SERVER:$EXPORT" "$MNT"`,
-			"nfs_umount_cmd":      `umount -f -l "$MNT"`,
+			"nfs_client_install": "fh_install mount.nfs nfs-common",
+			"nfs_server":         or(o.Server, "nfs.farm.internal"),
+			"nfs_export":         or(o.Export, "/srv/shared"),
+			"nfs_mount":          or(o.Mount, "/mnt/shared"),
+			"nfs_mount_options":  "hard,timeo=50,retrans=3",
+			"nfs_mount_cmd":      `mount -t nfs -o "$OPTS" "$SERVER:$EXPORT" "$MNT"`,
+			"nfs_umount_cmd":     `umount -f -l "$MNT"`,
 		},
 		Scripts: []farm.ScriptBinding{
 			{Event: farm.HostInit, Script: "nfs-client-mount", Blocking: true, Timeout: 10 * time.Minute},
