@@ -136,9 +136,8 @@ func runController() error {
 		if err != nil {
 			return err
 		}
-		_ = st // the farm's state store, fenced by the ownership
 		f, err := farm.New(farmSpec(o.Farm, perFarm), &guarded{Provider: cloud, o: o, member: id, log: log},
-			&farm.Options{TickInterval: tick})
+			&farm.Options{TickInterval: tick, Store: st})
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,9 @@
 //     stamped with the controller and its ownership's revision);
 //
 // and checks that the farms settle back with every server running and none
-// launched twice. It exits 1 when a check fails.
+// launched twice, and that their state is in etcd (each farm's Store is an
+// etcdstore fenced by its ownership, so a new owner resumes from it). It
+// exits 1 when a check fails.
 package main
 
 import (
@@ -60,6 +62,7 @@ type result struct {
 	launched      int // servers ever launched
 	running       int // servers running at the end
 	actions       int
+	stateKeys     int64 // the farms' records in etcd
 	controllerOut []string
 }
 
@@ -92,7 +95,7 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println(r.line(c))
-	fmt.Printf("  moved_farms=%d launched=%d actions=%d ttl_ms=%d\n", r.moved, r.launched, r.actions, c.ttl.Milliseconds())
+	fmt.Printf("  moved_farms=%d launched=%d actions=%d state_keys=%d ttl_ms=%d\n", r.moved, r.launched, r.actions, r.stateKeys, c.ttl.Milliseconds())
 	if len(r.doubles) > 0 || r.takeover > 2*c.ttl {
 		for _, d := range r.doubles {
 			fmt.Fprintln(os.Stderr, "double action:", d)
@@ -271,6 +274,14 @@ func run(ctx context.Context, c config) (result, error) {
 	}
 	r.actions = len(acts)
 	r.doubles = actionlog.Doubles(acts)
+	keys, err := cli.Get(ctx, statePrefix+"farms/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return r, err
+	}
+	r.stateKeys = keys.Count
+	if r.stateKeys < int64(c.farms) {
+		return r, fmt.Errorf("%d records in etcd for %d farms: the farms do not write their state", r.stateKeys, c.farms)
+	}
 	if r.launched != c.servers {
 		return r, fmt.Errorf("%d servers launched for %d wanted: a farm launched twice", r.launched, c.servers)
 	}
