@@ -129,6 +129,15 @@ func TestNewChecksBindingsAgainstTheLibrary(t *testing.T) {
 				return s
 			}(), nil,
 			`variable "role_name" is reserved for a built-in script variable`},
+		{"a user variable scripts cannot refer to is refused",
+			func() Spec {
+				s := bindingSpec()
+				s.Variables = map[string]string{"DB_HOST": "x"}
+				return s
+			}(), nil,
+			`variable "DB_HOST" cannot be used in scripts as %DB_HOST%: a name is a lower-case letter, then lower-case letters, digits and '_', at least 2 characters, not ending in '_'`},
+		{"percent signs of date, printf and awk are not variables",
+			bindingSpec(ScriptBinding{Event: HostUp, Script: "setup"}), map[string]string{"setup": `date +%Y%m%d_%H%M%S; printf "%s%s\n" a %role_name%; awk '{printf "%d%%"}'`}, ""},
 		{"farm and role variables, built-ins and event parameters are known",
 			func() Spec {
 				s := bindingSpec(

@@ -18,14 +18,16 @@
 //
 // # Templates and variables
 //
-// %name% in a body is replaced by the variable's value. A name is an ASCII
-// letter followed by up to 127 letters, digits and underscores
-// ([ValidName]). \% writes a literal percent sign (date +\%F); every other
-// backslash is copied as is. A percent sign that does not start a
-// reference is a [SyntaxError] with its line and column, found when the
-// script is saved. A reference to a variable the set does not define is
-// an [UnknownVariablesError] naming all such variables and the script, found
-// before anything connects.
+// %name% in a body is replaced by the variable's value. A name in a body
+// is a lower-case ASCII letter, then lower-case letters, digits and
+// underscores, two to 128 bytes, not ending in an underscore
+// ([Referable]). Every other percent sign is left as it is, so scripts
+// keep the percent signs of the tools they call (date +%F, date
+// +%Y%m%d_%H%M, printf "%s%s\n", awk '{printf "%d%%"}', ${f%.txt}). \%
+// writes a literal percent sign (\%role_name% stays text); every other
+// backslash is copied as is. A reference to a variable the set does not
+// define is an [UnknownVariablesError] naming all such variables and the
+// script, found before anything connects.
 //
 // [Context.Vars] builds a server's variable set: the built-ins role_name,
 // server_id, instance_index, internal_ip, external_ip, zone, image_id,

@@ -24,14 +24,26 @@ func ExampleRender_unknownVariable() {
 	var ue *scripting.UnknownVariablesError
 	fmt.Println(errors.As(err, &ue), ue.Names)
 	// Output:
-	// script "Tell me your name" version 1: unknown variable %db_host%
+	// script "Tell me your name" version 1: unknown variable %db_host% (write \% for a literal percent sign)
 	// true [db_host]
 }
 
-func ExampleParse_syntaxError() {
-	_, err := scripting.Parse("df -h\nawk '$5 > 90%'")
-	fmt.Println(err)
-	// Output: line 2, column 13: lone "%" before "'"; write \% for a literal percent sign
+// Percent signs that are not references are left as they are: a script
+// keeps the percent signs of date, printf and awk.
+func ExampleParse() {
+	t, err := scripting.Parse(`tar czf /backup/%role_name%-$(date +%Y%m%d_%H%M).tgz /srv
+df -h | awk '$5+0 > 90 {printf "%s at %d%%\n", $6, $5}'`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := t.Render(scripting.Vars{"role_name": "app64"})
+	fmt.Println(t.Names())
+	fmt.Println(out)
+	// Output:
+	// [role_name]
+	// tar czf /backup/app64-$(date +%Y%m%d_%H%M).tgz /srv
+	// df -h | awk '$5+0 > 90 {printf "%s at %d%%\n", $6, $5}'
 }
 
 func ExampleContext_Vars() {

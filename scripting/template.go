@@ -22,8 +22,8 @@ type part struct {
 	isVar bool
 }
 
-// SyntaxError reports a malformed template: a lone or unterminated percent
-// sign, or an invalid variable name. Offset is in bytes from the start of
+// SyntaxError reports a malformed template: a reference whose name is too
+// long. Offset is in bytes from the start of
 // the body; Line and Column count from 1 (Column in bytes).
 type SyntaxError struct {
 	Script  string // script name, when known
@@ -55,7 +55,7 @@ func (e *UnknownVariablesError) Error() string {
 	if len(refs) > 1 {
 		noun = "variables"
 	}
-	return fmt.Sprintf("%sunknown %s %s", scriptPrefix(e.Script, e.Version), noun, strings.Join(refs, ", "))
+	return fmt.Sprintf("%sunknown %s %s (write \\%% for a literal percent sign)", scriptPrefix(e.Script, e.Version), noun, strings.Join(refs, ", "))
 }
 
 // ErrTemplate is matched (with errors.Is) by every [SyntaxError] and
@@ -76,11 +76,17 @@ func scriptPrefix(name string, version int) string {
 	}
 }
 
-// Parse parses a script body. A reference is a percent sign, a variable
-// name (see [ValidName]) and a percent sign: "%role_name%". A backslash
-// directly before a percent sign makes it a literal percent sign ("\%");
-// every other backslash is copied unchanged. Any other percent sign is a
-// [SyntaxError] giving its line and column.
+// Parse parses a script body. A reference is a percent sign, a name and a
+// percent sign: "%role_name%", where the name is a lower-case ASCII letter,
+// then lower-case letters, digits and underscores, at least two bytes and
+// not ending in an underscore ([Referable]). Every other percent sign is
+// literal text, so that scripts keep the percent signs of the tools they
+// call: date +%F, date +%Y%m%d_%H%M%S, date +%FT%T, printf "%s%s\n", awk
+// '{printf "%d%%"}', ${file%.txt} (the conversions of date and printf are
+// one letter, or upper case). A backslash directly
+// before a percent sign makes it a literal percent sign ("\%", which also
+// keeps "\%role_name%" as text); every other backslash is copied unchanged.
+// The only [SyntaxError] is a reference whose name is over 128 bytes.
 func Parse(body string) (*Template, error) {
 	t := &Template{}
 	seen := map[string]bool{}
@@ -113,18 +119,14 @@ func Parse(body string) (*Template, error) {
 			j++
 		}
 		name := body[i+1 : j]
-		switch {
-		case j == len(body) && name == "":
-			return nil, syntaxError(body, i, `lone "%" at the end; write \% for a literal percent sign`)
-		case j == len(body) || body[j] != '%':
-			if name == "" {
-				return nil, syntaxError(body, i, fmt.Sprintf(`lone "%%" before %s; write \%% for a literal percent sign`, describeByte(body, j)))
-			}
-			return nil, syntaxError(body, i, fmt.Sprintf(`unterminated variable reference "%%%s"; write \%% for a literal percent sign`, clip(name)))
-		case name == "":
-			return nil, syntaxError(body, i, `empty variable name "%%"; write \%\% for two literal percent signs`)
-		case !ValidName(name):
-			return nil, syntaxError(body, i, fmt.Sprintf("invalid variable name %q: a name starts with a letter and has at most %d letters, digits and underscores", clip(name), maxNameLen))
+		if j == len(body) || body[j] != '%' || !referable(name) {
+			// Not a reference: the percent sign is text.
+			lit.WriteByte('%')
+			i++
+			continue
+		}
+		if len(name) > maxNameLen {
+			return nil, syntaxError(body, i, fmt.Sprintf("variable name %q is over %d bytes; write \\%% for a literal percent sign", clip(name), maxNameLen))
 		}
 		flush()
 		t.parts = append(t.parts, part{text: name, isVar: true})
@@ -136,6 +138,27 @@ func Parse(body string) (*Template, error) {
 	}
 	flush()
 	return t, nil
+}
+
+// Referable reports whether a template can refer to the variable name as
+// %name%: a lower-case ASCII letter, then lower-case letters, digits and
+// underscores, two to 128 bytes, not ending in an underscore. Other valid
+// names ([ValidName]) are still exported to the environment.
+func Referable(name string) bool { return referable(name) && len(name) <= maxNameLen }
+
+// referable is Referable without the length limit, which Parse reports as
+// an error instead.
+func referable(name string) bool {
+	if len(name) < 2 || name[0] < 'a' || name[0] > 'z' || name[len(name)-1] == '_' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Names returns the variables the template references, each once, in the
@@ -196,7 +219,9 @@ func Escape(s string) string {
 }
 
 // ValidName reports whether name can be a variable: an ASCII letter, then
-// up to 127 ASCII letters, digits and underscores. Names are case-sensitive
+// up to 127 ASCII letters, digits and underscores. A template refers only
+// to the [Referable] ones; the others are still exported to the
+// environment. Names are case-sensitive
 // in templates, but two names that differ only in case cannot be in one
 // variable set, because both would be exported as the same FARM_ variable.
 func ValidName(name string) bool {
@@ -222,17 +247,6 @@ func syntaxError(body string, offset int, msg string) *SyntaxError {
 		col = offset - nl
 	}
 	return &SyntaxError{Offset: offset, Line: line, Column: col, Msg: msg}
-}
-
-func describeByte(body string, i int) string {
-	switch c := body[i]; {
-	case c == '\n':
-		return "a line break"
-	case c == ' ':
-		return "a space"
-	default:
-		return fmt.Sprintf("%q", body[i:i+1])
-	}
 }
 
 func clip(s string) string {
