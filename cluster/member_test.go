@@ -13,6 +13,7 @@ import (
 	"github.com/farmhand/farmhand/cluster"
 	"github.com/farmhand/farmhand/internal/actionlog"
 	"github.com/farmhand/farmhand/internal/etcdtest"
+	"github.com/farmhand/farmhand/store"
 	"github.com/farmhand/farmhand/store/etcdstore"
 )
 
@@ -177,11 +178,28 @@ func TestFencedWriteFailsOnceTheKeyChanged(t *testing.T) {
 	if _, err := o.Txn(ctx, nil, []clientv3.Op{clientv3.OpPut(pfx+"state/shop", "1")}, nil); err != nil {
 		t.Fatalf("fenced write of the owner: %v", err)
 	}
+	db, err := etcdstore.New(ctx, cli, &etcdstore.Options{Prefix: pfx + "store/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Fenced(o.Farm, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Apply(ctx, store.Put("desired/app", []byte("4"))); err != nil {
+		t.Fatalf("store write of the owner: %v", err)
+	}
 	// Another controller's key replaces ours (as after a takeover).
 	if _, err := cli.Put(ctx, o.Key, "intruder"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := o.Txn(ctx, nil, []clientv3.Op{clientv3.OpPut(pfx+"state/shop", "2")}, nil)
+	if err := st.Apply(ctx, store.Put("desired/app", []byte("9"))); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("store write after the key changed: %v, want store.ErrFenced", err)
+	}
+	if v, err := st.Get(ctx, "desired/app"); err != nil || string(v) != "4" {
+		t.Fatalf("stored desired = %q, %v; want the owner's 4", v, err)
+	}
+	_, err = o.Txn(ctx, nil, []clientv3.Op{clientv3.OpPut(pfx+"state/shop", "2")}, nil)
 	if !errors.Is(err, cluster.ErrNotOwner) {
 		t.Fatalf("fenced write after the key changed: %v, want ErrNotOwner", err)
 	}
