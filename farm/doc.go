@@ -325,4 +325,19 @@
 //	// GET  /scaling/roles/app          → {"role":"app","desired":4,"running":4,"min":2,"max":8}
 //	// POST /scaling/roles/app/desired {"desired": 5}
 //	// POST /scaling/events/deploy     {"version": "1.4.2"}
+//
+// # Several controllers
+//
+// A Farm is run by one controller at a time. To run many farms from
+// several controller processes, with no single point of failure, share
+// them on etcd with package cluster: each process joins under a lease, each
+// farm is owned by exactly one live process (the others keep off it), and
+// the owner makes the Farm in its work function with Options.Store set to
+// the farm's store/etcdstore store fenced by its ownership, so that every
+// state write compares the ownership in the same etcd transaction. When an
+// owner dies its farms move within two lease TTLs: the new owner's Launch
+// adopts the running servers and New restores the state the old one
+// saved. An owner that cannot reach etcd stops its farms (their context
+// ends) before etcd could hand them to another, and says so in
+// cluster.Event. See package cluster.
 package farm

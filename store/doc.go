@@ -16,8 +16,9 @@
 //     Options name no Store. Nothing survives the process.
 //   - store/boltstore: one file through go.etcd.io/bbolt, fsynced on every
 //     batch. The embedded default for a controller that must survive a kill.
-//   - an etcd store, for several controllers sharing farms: each write is
-//     fenced by the farm's ownership in the same etcd transaction.
+//   - store/etcdstore: etcd, for several controllers sharing farms (package
+//     cluster): each write is fenced by the farm's ownership in the same
+//     etcd transaction.
 //
 // # Writing a store
 //
