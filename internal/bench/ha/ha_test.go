@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/farmhand/farmhand/internal/etcdtest"
 )
@@ -13,7 +16,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv(controllerEnv) != "" {
 		os.Exit(controllerMain())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // A short run of the benchmark: three controller processes, one killed
