@@ -137,6 +137,35 @@ func TestMembersShareFarmsAndHandThemOverOnJoinAndLeave(t *testing.T) {
 	}
 }
 
+// A member notices, without writing, that its ownership key was replaced,
+// and stops acting on the farm.
+func TestReplacedKeyStopsTheWork(t *testing.T) {
+	srv := etcd.Get(t)
+	cli := newClient(t, srv)
+	got := make(chan *cluster.Ownership, 1)
+	r := runMember(t, cli, cluster.Options{Prefix: prefix(t), ID: "a"}, []string{"shop"}, func(ctx context.Context, o *cluster.Ownership) error {
+		got <- o
+		<-ctx.Done()
+		return nil
+	})
+	var o *cluster.Ownership
+	select {
+	case o = <-got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no ownership")
+	}
+	if _, err := cli.Put(context.Background(), o.Key, "intruder"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, testTTL, "the work's context ends", func() bool { return o.Context().Err() != nil })
+	if !errors.Is(context.Cause(o.Context()), cluster.ErrNotOwner) {
+		t.Fatalf("cause %v", context.Cause(o.Context()))
+	}
+	if lost := r.evs.of(cluster.Lost); len(lost) != 1 {
+		t.Fatalf("Lost events %v", lost)
+	}
+}
+
 func TestWorkThatReturnsIsCalledAgain(t *testing.T) {
 	srv := etcd.Get(t)
 	cli := newClient(t, srv)

@@ -233,9 +233,9 @@ func (m *Member) round(ctx context.Context, farms []string, work WorkFunc, first
 	mine := make(map[string]int64) // farm -> revision of a key under this member's lease
 	m.mu.Lock()
 	lease := m.lease
-	held := make(map[string]bool, len(m.held))
-	for f := range m.held {
-		held[f] = true
+	held := make(map[string]*Ownership, len(m.held))
+	for f, o := range m.held {
+		held[f] = o
 	}
 	m.mu.Unlock()
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
@@ -248,7 +248,18 @@ func (m *Member) round(ctx context.Context, farms []string, work WorkFunc, first
 			mine[farm] = kv.ModRevision
 		}
 	}
-	steps := Plan(m.opts.ID, farms, view, held, now, m.opts.Settle)
+	// Every farm held was taken in an earlier round, so its key is in
+	// this read; one whose key is gone or another's stops now, before any
+	// write of it is fenced off. It counts as held until its work has
+	// returned, so that it is not taken again while that work runs.
+	holding := make(map[string]bool, len(held))
+	for f, o := range held {
+		if mine[f] != o.Revision {
+			o.lose(fmt.Errorf("%w: farm %q: its ownership key is gone or another's", ErrNotOwner, f))
+		}
+		holding[f] = true
+	}
+	steps := Plan(m.opts.ID, farms, view, holding, now, m.opts.Settle)
 	m.release(ctx, steps.Release, view.Members, farms)
 	for _, farm := range steps.Acquire {
 		if ctx.Err() != nil || !m.Acting() {
