@@ -44,7 +44,9 @@ type Options struct {
 	// Prefix+"owners/". Empty means DefaultPrefix.
 	Prefix string
 	// ID names this member; it must be unique among the live members.
-	// Empty means "HOSTNAME-PID".
+	// A process restarted under the ID of its crashed run may use it (Join
+	// waits for the old registration to expire). Empty means
+	// "HOSTNAME-PID".
 	ID string
 	// TTL is the lease's time to live, a whole number of seconds, at least
 	// MinTTL: a member that dies loses its farms after at most TTL, and
@@ -142,9 +144,11 @@ type Member struct {
 }
 
 // Join registers a member of the cluster under a new lease of opts.TTL and
-// keeps the lease alive until Close. It fails with ErrMemberExists when a
-// live member has the ID (a previous run of the same ID is live until its
-// lease expires), and when etcd does not answer within opts.RequestTimeout.
+// keeps the lease alive until Close. When the ID is registered already,
+// Join waits up to a TTL for that registration to expire (a process
+// restarted under its old ID finds its previous run's), and then fails with
+// ErrMemberExists: a live member has the ID. It fails when etcd does not
+// answer within opts.RequestTimeout.
 func Join(ctx context.Context, cli *clientv3.Client, opts *Options) (*Member, error) {
 	if cli == nil {
 		return nil, errors.New("cluster: Join: nil etcd client")
@@ -161,7 +165,7 @@ func Join(ctx context.Context, cli *clientv3.Client, opts *Options) (*Member, er
 		held:      make(map[string]*Ownership),
 		renewed:   make(chan struct{}, 1),
 	}
-	if err := m.register(ctx); err != nil {
+	if err := m.registerWaiting(ctx); err != nil {
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
@@ -177,6 +181,25 @@ func (m *Member) ID() string { return m.opts.ID }
 
 // TTL returns the lease's time to live.
 func (m *Member) TTL() time.Duration { return m.opts.TTL }
+
+// registerWaiting registers the member, waiting for a registration of the
+// same ID to expire: a process restarted under its old ID finds its
+// previous run's key until that lease's TTL has passed. A key that is still
+// there after a TTL belongs to a live member.
+func (m *Member) registerWaiting(ctx context.Context) error {
+	deadline := m.clk.Now().Add(m.opts.TTL + m.opts.RequestTimeout)
+	for {
+		err := m.register(ctx)
+		if !errors.Is(err, ErrMemberExists) || !m.clk.Now().Before(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-m.clk.After(m.opts.TTL / 10):
+		}
+	}
+}
 
 // register grants a lease and puts the member key under it, unless a live
 // member holds the key.

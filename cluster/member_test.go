@@ -86,6 +86,32 @@ func TestJoinRefusesBadOptionsAndADuplicateID(t *testing.T) {
 	}
 }
 
+// A process restarted under its ID after a crash joins once the previous
+// run's lease has expired.
+func TestJoinWaitsForACrashedRunOfTheSameID(t *testing.T) {
+	srv := etcd.Get(t)
+	cli := newClient(t, srv)
+	ctx := context.Background()
+	pfx := prefix(t)
+	// The crashed run: its registration under a lease nobody renews.
+	lease, err := cli.Grant(ctx, int64(testTTL/time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, pfx+"members/ctl", "ctl", clientv3.WithLease(lease.ID)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	m, err := cluster.Join(ctx, cli, &cluster.Options{Prefix: pfx, ID: "ctl", TTL: testTTL})
+	if err != nil {
+		t.Fatalf("Join after the crashed run: %v", err)
+	}
+	defer m.Close()
+	if d := time.Since(start); d < testTTL/2 {
+		t.Fatalf("Join returned after %v, before the old registration could expire", d)
+	}
+}
+
 func TestMembersShareFarmsAndHandThemOverOnJoinAndLeave(t *testing.T) {
 	srv := etcd.Get(t)
 	cli := newClient(t, srv)
