@@ -108,6 +108,9 @@ func (b boundScript) ref() scripting.ScriptRef {
 // It checks the bindings against the library and the variables.
 func newScriptEngine(spec Spec, p provider.Provider, o *Options, log *slog.Logger) (*scriptEngine, error) {
 	so := o.Scripting
+	if so == nil && spec.ScriptsDir != "" {
+		return nil, fmt.Errorf("farm: scripts_dir %q: the farm has no Options.Scripting to load the scripts into", spec.ScriptsDir)
+	}
 	if so == nil {
 		for _, r := range spec.Roles {
 			if len(r.Scripts) > 0 {
@@ -118,6 +121,11 @@ func newScriptEngine(spec Spec, p provider.Provider, o *Options, log *slog.Logge
 	}
 	if so.Library == nil {
 		return nil, errors.New("farm: Options.Scripting.Library is nil")
+	}
+	if spec.ScriptsDir != "" {
+		if _, err := scripting.LoadDir(so.Library, spec.ScriptsDir); err != nil {
+			return nil, fmt.Errorf("farm: scripts_dir: %w", err)
+		}
 	}
 	if so.Width < 0 {
 		return nil, fmt.Errorf("farm: Options.Scripting.Width %d is negative", so.Width)

@@ -25,6 +25,13 @@ type Spec struct {
 	// Variables are farm-wide script variables; roles and servers may
 	// override them.
 	Variables map[string]string `yaml:"variables,omitempty"`
+	// ScriptsDir is a directory of script files that [New] loads into
+	// Options.Scripting.Library (scripting.LoadDir): each file is the
+	// script named by the file's name without its extension, versioned by
+	// content, so bindings can name "install-apache" for
+	// scripts/install-apache.sh. [LoadFile] takes a relative path from the
+	// farm file's directory.
+	ScriptsDir string `yaml:"scripts_dir,omitempty"`
 	// Roles are the farm's roles, in the order Status reports them.
 	Roles []RoleSpec `yaml:"roles"`
 }

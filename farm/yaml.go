@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,13 +14,18 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// LoadFile reads a farm definition from a YAML file; see [ParseYAML].
+// LoadFile reads a farm definition from a YAML file; see [ParseYAML]. A
+// relative scripts_dir is taken from the file's directory.
 func LoadFile(path string) (Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Spec{}, err
 	}
-	return ParseYAML(data, path)
+	spec, err := ParseYAML(data, path)
+	if err == nil && spec.ScriptsDir != "" && !filepath.IsAbs(spec.ScriptsDir) {
+		spec.ScriptsDir = filepath.Join(filepath.Dir(path), spec.ScriptsDir)
+	}
+	return spec, err
 }
 
 // ParseYAML reads a farm definition from YAML and validates it. Keys are
