@@ -183,7 +183,7 @@ func MariaDB(o MariaDBOptions) (farm.RoleSpec, []scripting.Script, error) {
 //	mariadb_master_name          the master's DNS name (MariaDBOptions.MasterName)
 //	mariadb_port                 3306
 //	mariadb_bind_address         "" (the server's %internal_ip%)
-//	mariadb_dir                  /var/lib/farmhand-mariadb: my.cnf, data/, the socket, pid file and logs
+//	mariadb_dir                  /var/lib/farmhand-mariadb: my.cnf, data/, the socket, pid file and logs ($HOME expands)
 //	mariadb_os_user              mysql: the system user mariadbd runs as (root needs "root")
 //	mariadb_server_id            "" (derived from the bind address)
 //	mariadb_repl_user            repl
@@ -198,7 +198,7 @@ func MariaDB(o MariaDBOptions) (farm.RoleSpec, []scripting.Script, error) {
 //	mariadb_options              extra option-file lines ([mariadbd] section)
 //	mariadb_install              the install command when mariadbd is missing (apt-get)
 //	mariadb_mariadbd, mariadb_install_db, mariadb_admin, mariadb_client, mariadb_dump   the programs
-//	mariadb_backup_dir           /var/backups/farmhand-mariadb
+//	mariadb_backup_dir           /var/backups/farmhand-mariadb ($HOME expands)
 //	mariadb_restore_path         "" (mariadb-restore takes the newest dump of the backup directory)
 func MariaDBVariables() map[string]string {
 	return map[string]string{

@@ -11,7 +11,7 @@ master_name='%mariadb_master_name%'
 port='%mariadb_port%'
 bind='%mariadb_bind_address%'
 [ -n "$bind" ] || bind='%internal_ip%'
-base='%mariadb_dir%'
+base="%mariadb_dir%"
 datadir="$base/data"
 sock="$base/mysqld.sock"
 cnf="$base/my.cnf"
@@ -28,7 +28,7 @@ running() { [ -f "$pidfile" ] && alive "$(cat "$pidfile")"; }
 
 // mariadbConfigure writes the option file.
 const mariadbConfigure = `
-mkdir -p "$base"
+mkdir -p "$base/tmp"
 sid='%mariadb_server_id%'
 if [ -z "$sid" ]; then
   sid=$(echo "$bind" | awk -F. '{ n = ($1 * 16777216 + $2 * 65536 + $3 * 256 + $4) \% 4294967295; if (n == 0) n = 1; printf "\%d\n", n }')
@@ -39,6 +39,7 @@ user=%mariadb_os_user%
 datadir=$datadir
 socket=$sock
 pid-file=$pidfile
+tmpdir=$base/tmp
 port=$port
 bind-address=$bind
 server-id=$sid
@@ -68,8 +69,8 @@ if ! [ -x '%mariadb_mariadbd%' ]; then
 fi
 ` + mariadbConfigure + `
 if ! [ -d "$datadir/mysql" ]; then
-  '%mariadb_install_db%' --no-defaults --datadir="$datadir" --user='%mariadb_os_user%' --skip-test-db >"$base/install-db.log" 2>&1 ||
-    { tail -20 "$base/install-db.log" >&2; exit 1; }
+  '%mariadb_install_db%' --no-defaults --datadir="$datadir" --user='%mariadb_os_user%' --skip-test-db --tmpdir="$base/tmp" >"$base/install-db.log" 2>&1 ||
+    { grep -i -m 10 'error' "$base/install-db.log" >&2 || tail -n 20 "$base/install-db.log" >&2; exit 1; }
 fi
 if ! running; then
   setsid '%mariadb_mariadbd%' --defaults-file="$cnf" </dev/null >>"$base/mariadbd.out" 2>&1 &
@@ -193,7 +194,7 @@ echo "replica of $m"
 // replica's consistent view (--single-transaction, with the GTID
 // position), and prints the dump's path.
 const mariadbBackup = `
-dir='%mariadb_backup_dir%'
+dir="%mariadb_backup_dir%"
 mkdir -p "$dir"
 name="mariadb-$(date -u +\%Y\%m\%dT\%H\%M\%SZ)-%server_id%.sql.gz"
 '%mariadb_dump%' --no-defaults --socket="$sock" -uroot --all-databases --single-transaction \
@@ -207,9 +208,10 @@ echo "$dir/$name"
 // and sets its replication position to the dump's, so that it can then
 // replicate from the master from there.
 const mariadbRestore = `
-f='%mariadb_restore_path%'
-[ -n "$f" ] || f=$(ls -1 '%mariadb_backup_dir%'/mariadb-*.sql.gz 2>/dev/null | sort | tail -n 1)
-[ -n "$f" ] && [ -f "$f" ] || { echo "no backup to restore (mariadb_restore_path '%mariadb_restore_path%', directory '%mariadb_backup_dir%')" >&2; exit 1; }
+f="%mariadb_restore_path%"
+dir="%mariadb_backup_dir%"
+[ -n "$f" ] || f=$(ls -1 "$dir"/mariadb-*.sql.gz 2>/dev/null | sort | tail -n 1)
+[ -n "$f" ] && [ -f "$f" ] || { echo "no backup to restore (mariadb_restore_path '$f', directory '$dir')" >&2; exit 1; }
 gtid=$(gzip -dc "$f" | sed -n "s/^-- SET GLOBAL gtid_slave_pos='\([0-9,-]*\)'.*/\1/p" | head -n 1)
 { echo "SET SESSION sql_log_bin=0;"; gzip -dc "$f"; } | "$client" --no-defaults --socket="$sock" -uroot
 sql "RESET MASTER; SET GLOBAL gtid_slave_pos='$gtid';"

@@ -117,6 +117,23 @@ func SQL(ctx context.Context, dir, stmts string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
+// SlaveStatus returns the fields of SHOW SLAVE STATUS on the instance in
+// dir (empty when it does not replicate).
+func SlaveStatus(ctx context.Context, dir string) (map[string]string, error) {
+	cmd := exec.CommandContext(ctx, "mariadb", "--no-defaults", "--socket="+filepath.Join(dir, "mysqld.sock"), "-uroot", "-e", "SHOW SLAVE STATUS\\G")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("mariadb: %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	st := map[string]string{}
+	for line := range strings.Lines(string(out)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && !strings.Contains(k, " ") {
+			st[k] = strings.TrimSpace(v)
+		}
+	}
+	return st, nil
+}
+
 // Pid returns the process ID of the instance in dir, 0 when it is not
 // running.
 func Pid(dir string) int {
