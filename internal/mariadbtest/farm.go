@@ -267,7 +267,7 @@ func (r *Farm) WaitReplicating(ctx context.Context, n int) error {
 		if ok {
 			st, err := SQL(ctx, r.Dir(m.ID), "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
 			last = fmt.Sprintf("master %s: %s %v", m.ID, st, err)
-			if err == nil && strings.Fields(st+" x x")[1] == strconv.Itoa(n) {
+			if err == nil && strings.Fields(st + " x x")[1] == strconv.Itoa(n) {
 				return nil
 			}
 		}
@@ -308,7 +308,7 @@ type Writer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu     sync.Mutex
+	mu    sync.Mutex
 	acked []int
 	ackAt []time.Time
 	errAt []time.Time
