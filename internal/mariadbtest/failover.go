@@ -37,8 +37,7 @@ type FailoverResult struct {
 // committed more rows through the new master; then the rows are compared
 // and the surviving replicas are checked to replicate every row from the
 // new master.
-func (r *Farm) CrashMaster(ctx context.Context, warm int) (FailoverResult, error) {
-	var res FailoverResult
+func (r *Farm) CrashMaster(ctx context.Context, warm int) (res FailoverResult, err error) {
 	w, err := r.StartWriter(ctx)
 	if err != nil {
 		return res, err
@@ -53,20 +52,21 @@ func (r *Farm) CrashMaster(ctx context.Context, warm int) (FailoverResult, error
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	var watch sync.WaitGroup
-	var mu sync.Mutex
+	maxWritable := 0
 	watch.Go(func() {
 		for wctx.Err() == nil {
-			n := len(r.Writable(wctx))
-			mu.Lock()
-			res.MaxWritable = max(res.MaxWritable, n)
-			mu.Unlock()
+			maxWritable = max(maxWritable, len(r.Writable(wctx)))
 			select {
 			case <-wctx.Done():
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
 	})
-	defer func() { stopWatch(); watch.Wait() }()
+	defer func() {
+		stopWatch()
+		watch.Wait()
+		res.MaxWritable = maxWritable // the named result, after the watcher ended
+	}()
 
 	killedAt := time.Now()
 	res.KilledAt = killedAt
