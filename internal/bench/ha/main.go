@@ -8,8 +8,9 @@
 // internal/etcdtest), one in-memory cloud (provider/fake) served to the
 // controllers over loopback (internal/provrpc), and -controllers controller
 // processes (this program again), which share -farms farms of
-// -servers/-farms servers each through package cluster. Once every farm
-// runs all its servers, it kills one controller with SIGKILL, and reports:
+// -servers/-farms servers each through package cluster. Once the farms
+// are shared out and every farm runs all its servers, it kills the
+// controller owning the most farms with SIGKILL, and reports:
 //
 //   - takeover_ms: from the kill until the last of the dead controller's
 //     farms was acted on (its cloud listed) by its new owner; at most two
@@ -39,6 +40,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/farmhand/farmhand/cluster"
 	"github.com/farmhand/farmhand/internal/actionlog"
 	"github.com/farmhand/farmhand/internal/etcdtest"
 	"github.com/farmhand/farmhand/internal/provrpc"
@@ -190,25 +192,45 @@ func run(ctx context.Context, c config) (result, error) {
 	for i, k := range ctls {
 		ids[i] = k.id
 	}
+	// Steady state: each farm owned by its rendezvous owner among all
+	// controllers (a controller that joined last gets its farms once it
+	// has been live for the settle time), and every server running.
+	for {
+		owners, err := readOwners(ctx, cli)
+		if err != nil {
+			return r, err
+		}
+		balanced := true
+		for i := 0; i < c.farms; i++ {
+			if owners[farmName(i)] != cluster.Owner(ids, farmName(i)) {
+				balanced = false
+			}
+		}
+		if balanced {
+			break
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return r, fmt.Errorf("farms not shared by rendezvous: %v: %w", owners, err)
+		}
+	}
 	if err := waitAllRunning(ctx, cloud, c.farms, perFarm, ctls); err != nil {
 		return r, fmt.Errorf("farms did not come up: %w", err)
 	}
-	owners, err := readOwners(ctx, cli)
-	if err != nil {
-		return r, err
+	// The victim is the controller with the most farms.
+	owned := map[string][]string{}
+	for i := 0; i < c.farms; i++ {
+		o := cluster.Owner(ids, farmName(i))
+		owned[o] = append(owned[o], farmName(i))
 	}
 	victim := ctls[0]
-	var moved []string
-	for f, o := range owners {
-		if o == victim.id {
-			moved = append(moved, f)
+	for _, k := range ctls {
+		if len(owned[k.id]) > len(owned[victim.id]) {
+			victim = k
 		}
 	}
+	moved := owned[victim.id]
 	sort.Strings(moved)
 	r.moved = len(moved)
-	if len(moved) == 0 {
-		return r, fmt.Errorf("controller %s owns no farm: %v", victim.id, owners)
-	}
 
 	killed := time.Now()
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -217,9 +239,13 @@ func run(ctx context.Context, c config) (result, error) {
 	<-victim.done
 
 	// Takeover: each moved farm acted on by a live controller after the kill.
+	var live []*controller
 	var liveLogs []string
-	for _, k := range ctls[1:] {
-		liveLogs = append(liveLogs, k.log)
+	for _, k := range ctls {
+		if k != victim {
+			live = append(live, k)
+			liveLogs = append(liveLogs, k.log)
+		}
 	}
 	for {
 		acts, err := actionlog.ReadFiles(liveLogs...)
@@ -256,7 +282,7 @@ func run(ctx context.Context, c config) (result, error) {
 	}
 
 	// The farms settle: every server running, none launched twice.
-	if err := waitAllRunning(ctx, cloud, c.farms, perFarm, ctls[1:]); err != nil {
+	if err := waitAllRunning(ctx, cloud, c.farms, perFarm, live); err != nil {
 		return r, fmt.Errorf("farms did not settle after the takeover: %w", err)
 	}
 	if err := sleep(ctx, 2*c.tick); err != nil {
