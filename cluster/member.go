@@ -59,9 +59,10 @@ type Options struct {
 	// to another. It covers clock rate differences and the time to stop.
 	// Zero means TTL/5; it must be less than TTL/2.
 	Margin time.Duration
-	// Settle is how long a newly seen member must stay live before farms
-	// are handed to it, so that a member that comes and goes does not make
-	// farms move back and forth. Zero means TTL.
+	// Settle is how long a member that joins while this one runs must stay
+	// live before farms are handed to it, so that a member that comes and
+	// goes does not make farms move back and forth (the members already
+	// registered when Run starts count as settled). Zero means TTL.
 	Settle time.Duration
 	// RequestTimeout bounds each etcd call. Zero means TTL/5.
 	RequestTimeout time.Duration

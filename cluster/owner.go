@@ -217,11 +217,17 @@ func (m *Member) round(ctx context.Context, farms []string, work WorkFunc, first
 		return
 	}
 	now := m.clk.Now()
+	// The members of the first read were there before this Run: they
+	// count as settled. Members that appear later must stay for Settle.
+	seen := now
+	if len(firstSeen) == 0 {
+		seen = now.Add(-m.opts.Settle)
+	}
 	view := View{Members: make(map[string]time.Time), Owners: make(map[string]string)}
 	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
 		id := strings.TrimPrefix(string(kv.Key), m.opts.Prefix+"members/")
 		if _, ok := firstSeen[id]; !ok {
-			firstSeen[id] = now
+			firstSeen[id] = seen
 		}
 		view.Members[id] = firstSeen[id]
 	}
