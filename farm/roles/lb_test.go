@@ -32,15 +32,29 @@ func requirePrograms(t *testing.T, programs ...string) {
 
 func TestHAProxyDrainsWhileTheFarmScales(t *testing.T) {
 	requirePrograms(t, lbtest.Programs...)
+	res := runLB(t, lbtest.Options{Kind: "haproxy", Port: 18490, LBPort: 18491})
+	if res.Fallbacks != 0 {
+		t.Errorf("%d configuration reloads: the runtime API should have done everything", res.Fallbacks)
+	}
+}
+
+func TestNginxLBDrainsWhileTheFarmScales(t *testing.T) {
+	requirePrograms(t, "nginx")
+	runLB(t, lbtest.Options{Kind: "nginx", Port: 18492, LBPort: 18493})
+}
+
+func runLB(t *testing.T, o lbtest.Options) lbtest.Result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	res, err := lbtest.Run(ctx, lbtest.Options{Dir: t.TempDir(), Port: 18490, LBPort: 18491, LBAddr: "127.0.2.2", Log: t.Logf})
+	o.Dir, o.Log = t.TempDir(), t.Logf
+	res, err := lbtest.Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("requests=%d planned_failed=%d crash_failed=%d scale_events=%d errors=%q", res.Requests, res.PlannedFailed, res.CrashFailed, res.ScaleEvents, res.Errors)
 	if res.Requests < 100 {
-		t.Errorf("only %d requests went through HAProxy", res.Requests)
+		t.Errorf("only %d requests went through the load balancer", res.Requests)
 	}
 	if res.PlannedFailed != 0 {
 		t.Errorf("%d requests failed during the scale-out and scale-in: %q", res.PlannedFailed, res.Errors)
@@ -48,7 +62,5 @@ func TestHAProxyDrainsWhileTheFarmScales(t *testing.T) {
 	if res.ScaleEvents != 3 {
 		t.Errorf("scale events %d, want 3", res.ScaleEvents)
 	}
-	if res.Fallbacks != 0 {
-		t.Errorf("%d configuration reloads: the runtime API should have done everything", res.Fallbacks)
-	}
+	return res
 }

@@ -197,7 +197,21 @@ if cmp -s "$UPSTREAM.farmhand-new" "$UPSTREAM"; then rm -f "$UPSTREAM.farmhand-n
 cp "$UPSTREAM" "$UPSTREAM.farmhand-old" 2>/dev/null || true
 mv "$UPSTREAM.farmhand-new" "$UPSTREAM"
 if ! nginx -t -q -c "$CONF"; then mv "$UPSTREAM.farmhand-old" "$UPSTREAM"; exit 1; fi
-` + b.vars["nginx_lb_reload"] + "\n"
+# The workers of the old configuration finish their requests and exit:
+# wait for them, so that a server left out takes no more requests.
+OLD=
+MASTER=$(cat "$PIDFILE" 2>/dev/null || true)
+if [ -n "$MASTER" ]; then OLD=$(ps -o pid= --ppid "$MASTER" 2>/dev/null || true); fi
+` + b.vars["nginx_lb_reload"] + `
+i=0
+while [ $i -lt 300 ]; do
+	alive=
+	for p in $OLD; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
+	if [ -z "$alive" ]; then break; fi
+	sleep 0.1
+	i=$((i+1))
+done
+`
 	if _, err := f.Exec(ctx, lbID, cmd); err != nil {
 		return fmt.Errorf("upstream rewrite and reload: %w", err)
 	}

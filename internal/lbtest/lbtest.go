@@ -49,8 +49,8 @@ type Options struct {
 	// Port is the app servers' port and LBPort HAProxy's; defaults 18480
 	// and 18481.
 	Port, LBPort int
-	// LBAddr is HAProxy's address; default 127.0.2.1.
-	LBAddr string
+	// Kind is the load balancer: "haproxy" (the default) or "nginx".
+	Kind string
 	// Workers is the number of request loops; default 2.
 	Workers int
 	// Log, when set, gets progress lines.
@@ -73,12 +73,6 @@ type Result struct {
 	Fallbacks int
 }
 
-// appIP is the loopback address of a fake server: 127.0.1.N for i-00000N.
-func appIP(id string) string {
-	n, _ := strconv.Atoi(strings.TrimLeft(strings.TrimPrefix(id, "i-"), "0"))
-	return fmt.Sprintf("127.0.1.%d", n)
-}
-
 // Run runs the scenario.
 func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Dir == "" {
@@ -91,9 +85,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if lbPort == 0 {
 		lbPort = 18481
 	}
-	lbAddr := o.LBAddr
-	if lbAddr == "" {
-		lbAddr = "127.0.2.1"
+	kind := o.Kind
+	if kind == "" {
+		kind = "haproxy"
 	}
 	workers := o.Workers
 	if workers == 0 {
@@ -113,9 +107,6 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	lib := scripting.NewLibrary(nil)
 
-	// The app servers bind 127.0.1.N, N from their server ID, until the
-	// fake gives each server a loopback address of its own.
-	bindExpr := `127.0.1.$(echo "$FARMHAND_SERVER_ID" | sed 's/^i-0*//')`
 	appUser := "" // nginx's workers run as the user running the test
 	if os.Geteuid() == 0 {
 		appUser = "root" // not nobody: the sandboxes are private to root
@@ -125,12 +116,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		Role: farm.RoleSpec{
 			Image: "debian-12", Min: 1, Max: 4, Desired: 2,
 			TerminateTimeout: 30 * time.Second,
-			HealthChecks: []farm.HealthCheckSpec{{Name: "http", Interval: 500 * time.Millisecond, FailureThreshold: 2,
-				Check: farm.HealthCheckFunc(func(ctx context.Context, s farm.Server) error {
-					return get(ctx, http.DefaultClient, "http://"+appIP(s.ID)+":"+strconv.Itoa(port)+"/health")
-				})}},
+			HealthChecks: []farm.HealthCheckSpec{{Name: "http", Kind: "http", Interval: 500 * time.Millisecond, FailureThreshold: 2,
+				URL: "http://%internal_ip%:" + strconv.Itoa(port) + "/health", ExpectStatus: 200}},
 			Variables: map[string]string{
-				"app_bind":     bindExpr,
 				"app_config":   "nginx/nginx.conf",
 				"app_root":     "www",
 				"app_pid":      "run/nginx.pid",
@@ -143,22 +131,46 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			},
 		},
 	})
-	lb, backends := roles.HAProxy(roles.HAProxyOptions{
-		Port: lbPort, BackendPort: port, Bind: lbAddr, DrainTimeout: 10 * time.Second,
-		Role: farm.RoleSpec{
-			Image: "debian-12", Min: 1, Max: 1,
-			HealthChecks: []farm.HealthCheckSpec{{Name: "tcp", Kind: "tcp", Host: lbAddr, Port: lbPort}},
-			Variables: map[string]string{
-				"haproxy_config": "haproxy/haproxy.cfg",
-				"haproxy_socket": "run/admin.sock",
-				"haproxy_user":   "",
-				"haproxy_start":  `haproxy -D -f "$CONF" -p "$PIDFILE"`,
-				"haproxy_reload": `haproxy -D -f "$CONF" -p "$PIDFILE" -sf $(cat "$PIDFILE")`,
-				"haproxy_stop":   `kill $(cat "$PIDFILE") 2>/dev/null || true`,
-			},
-		},
-	})
-	backends.Address = func(s farm.Server) string { return appIP(s.ID) }
+	lbRole := farm.RoleSpec{Name: "lb", Image: "debian-12", Min: 1, Max: 1,
+		HealthChecks: []farm.HealthCheckSpec{{Name: "tcp", Kind: "tcp", Port: lbPort}}}
+	var (
+		lb        roles.Preset
+		backends  farm.Backends
+		name      string
+		fallbacks = func() int { return 0 }
+		bind      func(roles.Farm)
+	)
+	switch kind {
+	case "haproxy":
+		lbRole.Variables = map[string]string{
+			"haproxy_config": "haproxy/haproxy.cfg",
+			"haproxy_socket": "run/admin.sock",
+			"haproxy_bind":   "",
+			"haproxy_user":   "",
+			"haproxy_start":  `haproxy -D -f "$CONF" -p "$PIDFILE"`,
+			"haproxy_reload": `haproxy -D -f "$CONF" -p "$PIDFILE" -sf $(cat "$PIDFILE")`,
+			"haproxy_stop":   `kill $(cat "$PIDFILE") 2>/dev/null || true`,
+		}
+		p, b := roles.HAProxy(roles.HAProxyOptions{Port: lbPort, BackendPort: port, DrainTimeout: 10 * time.Second, Role: lbRole})
+		lb, backends, name, fallbacks, bind = p, b, b.Name(), b.Fallbacks, b.Bind
+	case "nginx":
+		lbRole.Variables = map[string]string{
+			"nginx_lb_config":        "nginx/nginx.conf",
+			"nginx_lb_upstream_file": "nginx/upstream.conf",
+			"nginx_lb_pid":           "run/nginx.pid",
+			"nginx_lb_temp_dir":      "run/tmp",
+			"nginx_lb_log_dir":       "log",
+			"nginx_lb_bind":          "",
+			"nginx_lb_user":          appUser,
+			"nginx_lb_start":         `nginx -c "$CONF"`,
+			"nginx_lb_reload":        `nginx -c "$CONF" -s reload`,
+			"nginx_lb_stop":          `nginx -c "$CONF" -s quit`,
+		}
+		p, b := roles.NginxLB(roles.NginxLBOptions{Port: lbPort, BackendPort: port, Role: lbRole})
+		lb, backends, name, bind = p, b, b.Name(), b.Bind
+	default:
+		return res, fmt.Errorf("lbtest: unknown load balancer kind %q", kind)
+	}
 	spec := farm.Spec{Name: "lbtest"}
 	if err := roles.Apply(&spec, lib, lb, app); err != nil {
 		return res, err
@@ -166,13 +178,13 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	f, err := farm.New(spec, cloud, &farm.Options{
 		TickInterval:  200 * time.Millisecond,
 		Scripting:     &farm.ScriptingOptions{Library: lib, Key: key},
-		LoadBalancers: map[string]farm.Backends{backends.Name(): backends},
+		LoadBalancers: map[string]farm.Backends{name: backends},
 	})
 	if err != nil {
 		return res, err
 	}
 	defer f.Close()
-	backends.Bind(f)
+	bind(f)
 	var (
 		failMu   sync.Mutex
 		failures strings.Builder
@@ -227,7 +239,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err := ready("launch"); err != nil {
 		return res, err
 	}
-	logf("farm up: app %v behind HAProxy at %s:%d", running(f, "app"), lbAddr, lbPort)
+	lbServers := f.Servers("lb")
+	if len(lbServers) != 1 {
+		return res, fmt.Errorf("%d load balancer servers", len(lbServers))
+	}
+	lbAddr := lbServers[0].PrivateIP
+	logf("farm up: app %v behind %s at %s:%d", running(f, "app"), kind, lbAddr, lbPort)
 
 	// The request loop.
 	var (
@@ -267,7 +284,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		wg.Wait()
 		res.Requests = requests.Load()
 		res.Errors = errs
-		res.Fallbacks = backends.Fallbacks()
+		res.Fallbacks = fallbacks()
 	}
 	pause := func() { time.Sleep(500 * time.Millisecond) }
 

@@ -23,6 +23,7 @@ import (
 
 func main() {
 	verbose := flag.Bool("v", false, "print progress")
+	kind := flag.String("kind", "haproxy", "the load balancer: haproxy or nginx")
 	flag.Parse()
 	if m := lbtest.Missing(); len(m) > 0 {
 		fmt.Fprintf(os.Stderr, "lb: needs %s on the PATH (apt-get install -y haproxy nginx socat)\n", strings.Join(m, ", "))
@@ -32,8 +33,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	o := lbtest.Options{Dir: dir}
+	if os.Getenv("LB_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	}
+	fmt.Fprintln(os.Stderr, "dir", dir)
+	o := lbtest.Options{Dir: dir, Kind: *kind}
 	if *verbose {
 		o.Log = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	}
