@@ -2,7 +2,6 @@ package roles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -13,19 +12,6 @@ import (
 
 	"github.com/farmhand/farmhand/farm"
 )
-
-// Farm is what the load balancers' Backends need of a farm: *farm.Farm.
-type Farm interface {
-	// Exec runs a shell command on a server (the load balancer's) and
-	// returns its output.
-	Exec(ctx context.Context, serverID, command string) ([]byte, error)
-	// Servers returns a role's servers.
-	Servers(role string) []farm.Server
-	// AddHook adds a lifecycle hook.
-	AddHook(h farm.Hook)
-}
-
-var _ Farm = (*farm.Farm)(nil)
 
 // HAProxyBackends is the farm.Backends of the HAProxy preset: it keeps the
 // servers of backend "farm" of every HAProxy in service of the preset's role
@@ -46,87 +32,31 @@ var _ Farm = (*farm.Farm)(nil)
 // service gets the current servers before its HostUp (it is a hook on the
 // preset's role, BeforeHostUp).
 type HAProxyBackends struct {
-	name, role string
-	drain      time.Duration
-	vars       map[string]string
+	lbBase
+	drain time.Duration
 
 	// Address returns the address HAProxy sends a server's requests to;
 	// nil means its private IP. Set it before Bind.
 	Address func(farm.Server) string
 
-	mu   sync.Mutex
-	f    Farm
-	last []farm.Server
-	set  bool // last holds a SetBackends call's servers
-	// Fallbacks counts the configuration rewrites.
-	fallbacks int
+	fmu       sync.Mutex
+	fallbacks int // configuration rewrites
 }
 
-var (
-	_ farm.Backends = (*HAProxyBackends)(nil)
-	_ farm.Hook     = (*HAProxyBackends)(nil)
-)
+var _ farm.Backends = (*HAProxyBackends)(nil)
 
 func newHAProxyBackends(name string, role farm.RoleSpec, drain time.Duration) *HAProxyBackends {
-	return &HAProxyBackends{name: name, role: role.Name, drain: drain, vars: role.Variables}
-}
-
-// Name is the load balancer's name: the key for farm.Options.LoadBalancers
-// and the fronted roles' RoleSpec.LoadBalancer.
-func (b *HAProxyBackends) Name() string { return b.name }
-
-// Bind connects the Backends to its farm (and adds it as a hook). Call it
-// after farm.New, before Launch.
-func (b *HAProxyBackends) Bind(f Farm) {
-	b.mu.Lock()
-	b.f = f
-	b.mu.Unlock()
-	f.AddHook(b)
+	b := &HAProxyBackends{lbBase: newLBBase("HAProxy", name, role), drain: drain}
+	b.lbBase.apply = b.apply
+	return b
 }
 
 // Fallbacks returns how many times a configuration rewrite and reload
 // replaced the runtime API.
 func (b *HAProxyBackends) Fallbacks() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.fmu.Lock()
+	defer b.fmu.Unlock()
 	return b.fallbacks
-}
-
-// SetBackends makes servers the backends of every HAProxy of the role in
-// service.
-func (b *HAProxyBackends) SetBackends(ctx context.Context, lb string, servers []farm.Server) error {
-	b.mu.Lock()
-	f := b.f
-	b.last, b.set = slices.Clone(servers), true
-	b.mu.Unlock()
-	if f == nil {
-		return fmt.Errorf("roles: HAProxy %q is not bound to a farm (call HAProxyBackends.Bind after farm.New)", b.name)
-	}
-	var errs []error
-	for _, s := range f.Servers(b.role) {
-		if s.State != farm.StateRunning {
-			continue
-		}
-		if err := b.apply(ctx, f, s.ID, servers); err != nil {
-			errs = append(errs, fmt.Errorf("HAProxy on %s: %w", s.ID, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// HandleEvent gives a load balancer server that is about to enter service
-// the current servers.
-func (b *HAProxyBackends) HandleEvent(ctx context.Context, ev farm.Event) error {
-	if ev.Type != farm.BeforeHostUp || ev.Role != b.role || ev.Server == nil {
-		return nil
-	}
-	b.mu.Lock()
-	f, servers, set := b.f, slices.Clone(b.last), b.set
-	b.mu.Unlock()
-	if f == nil || !set {
-		return nil
-	}
-	return b.apply(ctx, f, ev.Server.ID, servers)
 }
 
 // backendState is one server of backend "farm" as HAProxy reports it.
@@ -422,9 +352,9 @@ func (b *HAProxyBackends) rewrite(ctx context.Context, f Farm, lbID string, orde
 	if _, err := f.Exec(ctx, lbID, cmd); err != nil {
 		return fmt.Errorf("configuration rewrite and reload: %w", err)
 	}
-	b.mu.Lock()
+	b.fmu.Lock()
 	b.fallbacks++
-	b.mu.Unlock()
+	b.fmu.Unlock()
 	return nil
 }
 

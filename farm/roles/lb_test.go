@@ -57,7 +57,7 @@ func runLB(t *testing.T, o lbtest.Options) lbtest.Result {
 		t.Errorf("only %d requests went through the load balancer", res.Requests)
 	}
 	if res.PlannedFailed != 0 {
-		t.Errorf("%d requests failed during the scale-out and scale-in: %q", res.PlannedFailed, res.Errors)
+		t.Errorf("%d requests failed during the scale-out and scale-in: %q\n%s", res.PlannedFailed, res.Errors, res.LBLog)
 	}
 	if res.ScaleEvents != 3 {
 		t.Errorf("scale events %d, want 3", res.ScaleEvents)

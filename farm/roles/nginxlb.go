@@ -2,12 +2,9 @@ package roles
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/farmhand/farmhand/farm"
@@ -67,7 +64,8 @@ func NginxLB(o NginxLBOptions) (Preset, *NginxBackends) {
 	if o.Role.HealthChecks == nil {
 		role.HealthChecks = []farm.HealthCheckSpec{{Name: "nginx", Kind: "tcp", Host: tcpHost(role.Variables["nginx_lb_bind"]), Port: atoiOr(role.Variables["nginx_lb_port"], 80)}}
 	}
-	b := &NginxBackends{name: or(o.LoadBalancer, "www"), role: role.Name, vars: role.Variables}
+	b := &NginxBackends{lbBase: newLBBase("nginx", or(o.LoadBalancer, "www"), role)}
+	b.lbBase.apply = b.apply
 	return Preset{Role: role, Scripts: []scripting.Script{
 		script("nginx-lb-init", "installs nginx, writes its configuration (an upstream the farm fills) and starts it", `
 fh_install nginx %nginx_lb_packages%
@@ -104,69 +102,14 @@ nginx -t -q -c "$CONF"
 // rewrites the upstream file of every nginx in service of the preset's role
 // and reloads it.
 type NginxBackends struct {
-	name, role string
-	vars       map[string]string
+	lbBase
 
 	// Address returns the address nginx sends a server's requests to;
 	// nil means its private IP. Set it before Bind.
 	Address func(farm.Server) string
-
-	mu   sync.Mutex
-	f    Farm
-	last []farm.Server
-	set  bool
 }
 
-var (
-	_ farm.Backends = (*NginxBackends)(nil)
-	_ farm.Hook     = (*NginxBackends)(nil)
-)
-
-// Name is the load balancer's name.
-func (b *NginxBackends) Name() string { return b.name }
-
-// Bind connects the Backends to its farm (and adds it as a hook). Call it
-// after farm.New, before Launch.
-func (b *NginxBackends) Bind(f Farm) {
-	b.mu.Lock()
-	b.f = f
-	b.mu.Unlock()
-	f.AddHook(b)
-}
-
-// SetBackends writes servers into every nginx of the role and reloads it.
-func (b *NginxBackends) SetBackends(ctx context.Context, lb string, servers []farm.Server) error {
-	b.mu.Lock()
-	f := b.f
-	b.last, b.set = slices.Clone(servers), true
-	b.mu.Unlock()
-	if f == nil {
-		return fmt.Errorf("roles: nginx %q is not bound to a farm (call NginxBackends.Bind after farm.New)", b.name)
-	}
-	var errs []error
-	for _, s := range f.Servers(b.role) {
-		if s.State == farm.StateRunning {
-			if err := b.apply(ctx, f, s.ID, servers); err != nil {
-				errs = append(errs, fmt.Errorf("nginx on %s: %w", s.ID, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// HandleEvent gives an nginx about to enter service the current servers.
-func (b *NginxBackends) HandleEvent(ctx context.Context, ev farm.Event) error {
-	if ev.Type != farm.BeforeHostUp || ev.Role != b.role || ev.Server == nil {
-		return nil
-	}
-	b.mu.Lock()
-	f, servers, set := b.f, slices.Clone(b.last), b.set
-	b.mu.Unlock()
-	if f == nil || !set {
-		return nil
-	}
-	return b.apply(ctx, f, ev.Server.ID, servers)
-}
+var _ farm.Backends = (*NginxBackends)(nil)
 
 // UpstreamLines returns the upstream block's lines for servers.
 func (b *NginxBackends) UpstreamLines(servers []farm.Server) string {

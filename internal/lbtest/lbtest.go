@@ -68,6 +68,8 @@ type Result struct {
 	ScaleEvents int
 	// Errors are a few of the failures, for the report.
 	Errors []string
+	// LBLog is the end of the load balancer's error log (nginx).
+	LBLog string
 	// Fallbacks counts HAProxy configuration reloads (0 when the runtime
 	// API did everything).
 	Fallbacks int
@@ -245,6 +247,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	lbAddr := lbServers[0].PrivateIP
 	logf("farm up: app %v behind %s at %s:%d", running(f, "app"), kind, lbAddr, lbPort)
+	// The load balancer has its backends before it enters service: the
+	// first request must succeed.
+	if err := get(ctx, &http.Client{Timeout: 5 * time.Second}, fmt.Sprintf("http://%s:%d/", lbAddr, lbPort)); err != nil {
+		return res, fmt.Errorf("first request through the load balancer: %w", err)
+	}
 
 	// The request loop.
 	var (
@@ -285,6 +292,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		res.Requests = requests.Load()
 		res.Errors = errs
 		res.Fallbacks = fallbacks()
+		if b, err := os.ReadFile(filepath.Join(sandbox, lbServers[0].ID, "log", "error.log")); err == nil {
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			res.LBLog = string(b)
+		}
 	}
 	pause := func() { time.Sleep(500 * time.Millisecond) }
 
