@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,40 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// The README shows runController's body as written.
+func TestReadmeSnippetIsRunController(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("readme_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(readme)
+	i := strings.Index(sec, "## Several controllers on etcd")
+	if i < 0 {
+		t.Fatal("README has no section \"Several controllers on etcd\"")
+	}
+	sec = sec[i:]
+	start := strings.Index(sec, "```go\n")
+	end := strings.Index(sec[start+6:], "```\n")
+	if start < 0 || end < 0 {
+		t.Fatal("no Go block in the README's section")
+	}
+	snippet := sec[start+6 : start+6+end]
+	code := string(src)
+	from := strings.Index(code, "func runController(")
+	code = code[from:]
+	code = code[strings.Index(code, "{\n")+2 : strings.Index(code, "\n}\n")+1]
+	var want strings.Builder
+	for _, line := range strings.SplitAfter(code, "\n") {
+		line = strings.TrimPrefix(line, "\t")
+		want.WriteString(strings.ReplaceAll(line, "\t", "    "))
+	}
+	if snippet != want.String() {
+		t.Errorf("the README's snippet differs from runController's body:\nREADME:\n%s\ncode:\n%s", snippet, want.String())
+	}
 }
