@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/farmhand/farmhand/internal/netguard"
 )
 
 // DialFunc opens a network connection; updaters take one so that tests can
@@ -33,7 +35,11 @@ func exchange(parent context.Context, dial DialFunc, server string, m *dns.Msg, 
 		var d net.Dialer
 		dial = d.DialContext
 	}
-	conn, err := dial(ctx, "tcp", server)
+	var conn net.Conn
+	err := netguard.Check("tcp", server)
+	if err == nil {
+		conn, err = dial(ctx, "tcp", server)
+	}
 	if err != nil {
 		if parent.Err() != nil {
 			return nil, parent.Err()

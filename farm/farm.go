@@ -249,7 +249,7 @@ func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 			attempts: map[int]int{}, avoided: map[string]time.Time{},
 		}
 		for _, c := range rs.HealthChecks {
-			hc, err := buildCheck(c, p, o.CommandRunner)
+			hc, err := buildCheck(c, p, &o)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("role %q: %w", r.Name, err))
 				continue

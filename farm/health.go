@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/provider"
 )
 
@@ -98,7 +99,7 @@ func (c *TCPCheck) Check(ctx context.Context, srv Server) error {
 	if host == "" {
 		return errors.New("tcp check: the server has no address yet")
 	}
-	conn, err := dialer(c.Dialer).DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(c.Port)))
+	conn, err := guardedDial(ctx, c.Dialer, net.JoinHostPort(host, strconv.Itoa(c.Port)))
 	if err != nil {
 		return fmt.Errorf("tcp check: %w", err)
 	}
@@ -111,6 +112,10 @@ func (c *TCPCheck) Check(ctx context.Context, srv Server) error {
 type SSHCheck struct {
 	Port   int
 	Dialer *net.Dialer
+	// Dial, when set, opens the connection instead of Dialer. The farm
+	// sets it to Options.Scripting.SSH.Dial, so that a check reaches a
+	// server the way its scripts do.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Provider, when it implements provider.SSHReacher, is asked first;
 	// a server it says has no reachable sshd fails the check without a
 	// dial. The farm sets it for the checks of a spec.
@@ -135,7 +140,15 @@ func (c *SSHCheck) Check(ctx context.Context, srv Server) error {
 		}
 		addr = net.JoinHostPort(srv.PrivateIP, strconv.Itoa(port))
 	}
-	conn, err := dialer(c.Dialer).DialContext(ctx, "tcp", addr)
+	var conn net.Conn
+	var err error
+	if c.Dial != nil {
+		if err = netguard.Check("tcp", addr); err == nil {
+			conn, err = c.Dial(ctx, "tcp", addr)
+		}
+	} else {
+		conn, err = guardedDial(ctx, c.Dialer, addr)
+	}
 	if err != nil {
 		return fmt.Errorf("ssh check: %w", err)
 	}
@@ -170,7 +183,7 @@ type HTTPCheck struct {
 }
 
 var checkHTTPClient = &http.Client{
-	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil},
+	Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil, DialContext: netguard.DialContext},
 	CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	},
@@ -184,6 +197,9 @@ func (c *HTTPCheck) Check(ctx context.Context, srv Server) error {
 		return fmt.Errorf("http check: %w", err)
 	}
 	req.Header.Set("User-Agent", "farmhand-health-check")
+	if err := netguard.Check("tcp", req.URL.Host); err != nil {
+		return fmt.Errorf("http check: %w", err)
+	}
 	client := c.Client
 	if client == nil {
 		client = checkHTTPClient
@@ -225,6 +241,14 @@ func (c *CommandCheck) Check(ctx context.Context, srv Server) error {
 	return nil
 }
 
+// guardedDial passes the loopback guard tests install, then dials.
+func guardedDial(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error) {
+	if err := netguard.Check("tcp", addr); err != nil {
+		return nil, err
+	}
+	return dialer(d).DialContext(ctx, "tcp", addr)
+}
+
 func dialer(d *net.Dialer) *net.Dialer {
 	if d == nil {
 		return &net.Dialer{}
@@ -233,7 +257,8 @@ func dialer(d *net.Dialer) *net.Dialer {
 }
 
 // buildCheck turns a spec into the check to run.
-func buildCheck(c HealthCheckSpec, p provider.Provider, runner CommandRunner) (HealthCheck, error) {
+func buildCheck(c HealthCheckSpec, p provider.Provider, o *Options) (HealthCheck, error) {
+	runner := o.CommandRunner
 	if c.Check != nil {
 		return c.Check, nil
 	}
@@ -241,7 +266,11 @@ func buildCheck(c HealthCheckSpec, p provider.Provider, runner CommandRunner) (H
 	case "tcp":
 		return &TCPCheck{Host: c.Host, Port: c.Port}, nil
 	case "ssh":
-		return &SSHCheck{Port: c.Port, Provider: p}, nil
+		sc := &SSHCheck{Port: c.Port, Provider: p}
+		if o.Scripting != nil {
+			sc.Dial = o.Scripting.SSH.Dial
+		}
+		return sc, nil
 	case "http":
 		return &HTTPCheck{URL: c.URL, ExpectStatus: c.ExpectStatus}, nil
 	case "command":

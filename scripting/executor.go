@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/internal/netguard"
 )
 
 // Defaults of [ExecutorOptions].
@@ -122,6 +123,15 @@ func NewExecutor(opts ExecutorOptions) (*Executor, error) {
 	if e.dial == nil {
 		var d net.Dialer
 		e.dial = d.DialContext
+	}
+	// Every connection passes the loopback guard tests install, also one
+	// through a dialer of Options.Dial.
+	dial := e.dial
+	e.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if err := netguard.Check(network, addr); err != nil {
+			return nil, err
+		}
+		return dial(ctx, network, addr)
 	}
 	return e, nil
 }

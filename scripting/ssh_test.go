@@ -17,12 +17,13 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/internal/sshdtest"
 	"github.com/farmhand/farmhand/scripting"
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := netguard.Guarded(m).Run()
 	stopSharedSSHD()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {

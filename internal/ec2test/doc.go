@@ -62,7 +62,7 @@
 //   - [Server.SetState], [Server.SetConsoleOutput], [Server.AddLoadBalancer].
 //   - [Options].LoopbackIPs and [Options].HostKey: instances get 127.1.x.y
 //     addresses and all print one given host key, so that one test sshd
-//     listening on 0.0.0.0 stands in for every instance and a client
+//     (dialled through sshdtest.Server.Dial) stands in for every instance and a client
 //     pinning the console's key reaches it (examples/webfarm-ec2 runs its
 //     scripts this way).
 //

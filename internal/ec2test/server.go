@@ -46,9 +46,10 @@ type Options struct {
 	// otherwise.
 	Images []string
 	// LoopbackIPs gives instances private IPs in 127.1.0.0/16 and no public
-	// IP, so that a test sshd listening on 0.0.0.0 answers for every
-	// instance. Otherwise private IPs are in 10.0.0.0/16 and running
-	// instances get a public IP in 198.18.0.0/15.
+	// IP, so that a client dialling through one test sshd's
+	// sshdtest.Server.Dial reaches it for every instance. Otherwise
+	// private IPs are in 10.0.0.0/16 and running instances get a public IP
+	// in 198.18.0.0/15.
 	LoopbackIPs bool
 	// HostKey, when set, is the host key (an authorized_keys line) every
 	// instance's console prints, such as the key of the one test sshd that

@@ -46,7 +46,7 @@
 //     Rackspace's public cloud is.
 //   - [Options].LoopbackIPs and [Options].HostKey: servers get 127.2.x.y
 //     addresses and all print one given host key, so that one test sshd
-//     listening on 0.0.0.0 stands in for every server and a client pinning
+//     (dialled through sshdtest.Server.Dial) stands in for every server and a client pinning
 //     the console's key reaches it (examples/rackspace runs its scripts
 //     this way).
 //

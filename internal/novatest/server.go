@@ -52,8 +52,8 @@ type Options struct {
 	// might.
 	ExactNameFilter bool
 	// LoopbackIPs gives servers a private address in 127.2.0.0/16 on the
-	// "private" network and no public address, so that a test sshd
-	// listening on 0.0.0.0 answers for every server. Otherwise private
+	// "private" network and no public address, so that one test sshd, dialled
+	// through sshdtest.Server.Dial, answers for every server. Otherwise private
 	// addresses are in 10.176.0.0/12 and public ones in 198.51.100.0/22.
 	LoopbackIPs bool
 	// HostKey, when set, is the host key (an authorized_keys line) every

@@ -10,9 +10,17 @@
 //
 // The server runs "/usr/sbin/sshd -D -e -f CONFIG" (sshd must be started by
 // absolute path) after "sshd -t" has checked the configuration, listens on
-// 127.0.0.1 (or on every address with [Options.ListenAll], so that each of
-// the 127.x.y.z loopback addresses reaches it), and is ready when the port
-// answers with an SSH banner. The login user is the user running the test.
+// 127.0.0.1 and on the loopback addresses of [Options.ListenAddresses]
+// only, never on a wildcard address, and is ready when the port answers
+// with an SSH banner. The login user is the user running the test.
+//
+// # Many hosts, one sshd
+//
+// A test that plays many servers at many loopback addresses (127.1.0.5,
+// 127.100.0.7, ...) gives its SSH client [Server.Dial] as dialer: every
+// connection to a loopback address on any port reaches this sshd, while
+// the client still sees, pins host keys for and logs the address it meant.
+// sshd itself accepts at most 16 listen addresses, too few for a fan-out.
 //
 // # Configuration choices
 //
@@ -54,10 +62,11 @@ const Binary = "/usr/sbin/sshd"
 // Options change the server. The zero value (or nil) gives an ed25519 host
 // key on 127.0.0.1 and a free port.
 type Options struct {
-	// ListenAll makes sshd listen on 0.0.0.0, so that every 127.x.y.z
-	// address reaches it (Linux routes all of 127.0.0.0/8 to loopback).
-	// Tests still connect only to loopback addresses.
-	ListenAll bool
+	// ListenAddresses are loopback addresses (127.x.y.z) sshd listens on
+	// besides 127.0.0.1, at most 15: for a test in which sshd itself
+	// connects to a server address, as a bastion does. A client reaches
+	// any address through [Server.Dial] instead.
+	ListenAddresses []string
 	// HostKeyTypes lists the host keys the server has, from "ed25519",
 	// "ecdsa", "rsa". Empty means ed25519 only.
 	HostKeyTypes []string
@@ -125,6 +134,14 @@ func Launch(ctx context.Context, dir string, opts *Options) (*Server, error) {
 			return nil, fmt.Errorf("mkdir /run/sshd: %w", err)
 		}
 	}
+	if len(opts.ListenAddresses) > 15 {
+		return nil, fmt.Errorf("%d listen addresses: sshd takes at most 16 with 127.0.0.1", len(opts.ListenAddresses))
+	}
+	for _, a := range opts.ListenAddresses {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("listen address %q is not a loopback address", a)
+		}
+	}
 	s := &Server{Dir: dir, User: u.Username, logPath: filepath.Join(dir, "sshd.log")}
 	types := opts.HostKeyTypes
 	if len(types) == 0 {
@@ -171,12 +188,11 @@ func Launch(ctx context.Context, dir string, opts *Options) (*Server, error) {
 }
 
 func (s *Server) config(port int, opts *Options, hostKeyFiles []string) string {
-	listen := "127.0.0.1"
-	if opts.ListenAll {
-		listen = "0.0.0.0"
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Port %d\nListenAddress %s\n", port, listen)
+	fmt.Fprintf(&b, "Port %d\nListenAddress 127.0.0.1\n", port)
+	for _, a := range opts.ListenAddresses {
+		fmt.Fprintf(&b, "ListenAddress %s\n", a)
+	}
 	for _, f := range hostKeyFiles {
 		fmt.Fprintf(&b, "HostKey %s\n", f)
 	}
@@ -209,6 +225,22 @@ func (s *Server) start(ctx context.Context, cfgPath string, port int) error {
 	}
 	s.proc = proc
 	return nil
+}
+
+// Dial connects to this sshd in place of address, which must be a loopback
+// address (any port): a test's SSH client given Dial reaches one sshd at
+// the many addresses of the servers it plays. Other addresses are refused,
+// and nothing is dialled for them.
+func (s *Server) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("sshdtest: %s is not a loopback address; the test sshd answers only on loopback", address)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, s.Addr)
 }
 
 // sendsBanner reports whether sshd answers on its port with an SSH banner.

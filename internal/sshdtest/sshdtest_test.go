@@ -2,7 +2,10 @@ package sshdtest_test
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,17 +49,44 @@ func TestServerAcceptsItsClientKeyAndRunsACommand(t *testing.T) {
 	}
 }
 
-func TestListenAllReachesFromOtherLoopbackAddresses(t *testing.T) {
-	s := sshdtest.Start(t, &sshdtest.Options{ListenAll: true})
+func TestDialReachesTheServerFromAnyLoopbackAddressAndItListensOnLoopbackOnly(t *testing.T) {
+	s := sshdtest.Start(t, &sshdtest.Options{ListenAddresses: []string{"127.0.1.7"}})
+	for _, addr := range []string{"127.0.1.7:" + strconv.Itoa(s.Port), "127.100.0.9:22"} {
+		conn, err := s.Dial(context.Background(), "tcp", addr)
+		if err != nil {
+			t.Fatalf("Dial %s: %v", addr, err)
+		}
+		buf := make([]byte, 8)
+		_, err = conn.Read(buf)
+		conn.Close()
+		if err != nil || !bytes.HasPrefix(buf, []byte("SSH-2.0-")) {
+			t.Fatalf("banner via %s = %q, %v; want SSH-2.0-", addr, buf, err)
+		}
+	}
+	if _, err := s.Dial(context.Background(), "tcp", "203.0.113.1:22"); err == nil {
+		t.Fatal("Dial of a non-loopback address succeeded")
+	}
+	// sshd itself listens on the listed loopback addresses and nowhere else.
 	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.1.7", strconv.Itoa(s.Port)))
 	if err != nil {
 		t.Fatalf("dial 127.0.1.7: %v", err)
 	}
-	defer conn.Close()
-	buf := make([]byte, 8)
-	if _, err := conn.Read(buf); err != nil || !bytes.HasPrefix(buf, []byte("SSH-2.0-")) {
-		t.Fatalf("banner = %q, %v; want SSH-2.0-", buf, err)
+	conn.Close()
+	if conn, err := net.Dial("tcp", net.JoinHostPort("127.0.1.8", strconv.Itoa(s.Port))); err == nil {
+		conn.Close()
+		t.Fatal("sshd answers on 127.0.1.8, which it was not told to listen on")
 	}
+	if cfg := readConfig(t, s); !strings.Contains(cfg, "ListenAddress 127.0.1.7\n") || strings.Contains(cfg, "0.0.0.0") {
+		t.Fatalf("config:\n%s", readConfig(t, s))
+	}
+}
+
+func readConfig(t *testing.T, s *sshdtest.Server) string {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "sshd_config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -17,12 +17,13 @@ import (
 	"github.com/farmhand/farmhand/dnsupdate"
 	"github.com/farmhand/farmhand/examples/internal/webfarm"
 	"github.com/farmhand/farmhand/examples/internal/webfarm/webfarmtest"
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/provider/fake"
 	"github.com/farmhand/farmhand/scripting"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(netguard.Guarded(m)) }
 
 // fakeCloud is a Cloud on provider/fake. Its servers have loopback
 // addresses (127.100.x.y) and no sshd: the app role has no SSH health

@@ -17,7 +17,8 @@ import (
 
 // onTestServers sets the run up on the test servers: the cloud's test
 // server in this process, whose servers get loopback addresses, and one
-// real OpenSSH sshd listening on 0.0.0.0, which answers for every server
+// real OpenSSH sshd on 127.0.0.1, which answers for every server (the
+// farm's SSH connections to a server's loopback address are dialled there)
 // and whose host key every server's console prints. The scripts really run
 // over SSH, as the user running this program, with %install_cmd% an echo.
 // Without sshd the farm runs without scripts.
@@ -34,13 +35,13 @@ func (p *Program) onTestServers(ctx context.Context, s *Session, c *settings) er
 			return err
 		}
 		s.Cleanup(func() { os.RemoveAll(dir) })
-		sshd, err = sshdtest.Launch(ctx, dir, &sshdtest.Options{ListenAll: true})
+		sshd, err = sshdtest.Launch(ctx, dir, nil)
 		if err != nil {
 			return fmt.Errorf("starting sshd: %w", err)
 		}
 		s.Cleanup(func() { sshd.Close() })
-		s.Out.Printf("test sshd: OpenSSH on 0.0.0.0:%d answers for every server; host key %s\n",
-			sshd.Port, ssh.FingerprintSHA256(sshd.HostKeys[0]))
+		s.Out.Printf("test sshd: OpenSSH on %s answers for every server (a connection to a server's loopback address goes there); host key %s\n",
+			sshd.Addr, ssh.FingerprintSHA256(sshd.HostKeys[0]))
 		s.HostKey = sshd.HostKeyLine()
 	}
 
@@ -86,6 +87,7 @@ func (p *Program) onTestServers(ctx context.Context, s *Session, c *settings) er
 			Signers:     []ssh.Signer{sshd.ClientSigner},
 			DialTimeout: 10 * time.Second,
 			Logger:      s.Logger,
+			Dial:        sshd.Dial,
 		},
 	}
 	s.hostKeyPoll = 50 * time.Millisecond

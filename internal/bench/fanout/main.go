@@ -1,5 +1,9 @@
 // Command fanout measures farmhand's SSH fan-out against pdsh on one real
-// OpenSSH sshd listening on every loopback address.
+// OpenSSH sshd on 127.0.0.1 that plays N hosts at N loopback addresses:
+// both clients address each host by its own address (host keys are pinned
+// per address) and connect to the one sshd (farmhand through
+// sshdtest.Server.Dial, ssh through HostName 127.0.0.1). The program dials
+// loopback only, and fails if anything tries otherwise.
 //
 //	go run ./internal/bench/fanout -hosts 200 -width 200
 //
@@ -43,6 +47,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/internal/sshdtest"
 	"github.com/farmhand/farmhand/scripting"
 )
@@ -57,7 +62,12 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the farmhand fan-out to this file")
 	flag.Parse()
 	profilePath = *cpuProfile
-	if err := run(*hosts, *width, *runs, *runPdsh); err != nil {
+	guard := netguard.LoopbackOnly()
+	err := run(*hosts, *width, *runs, *runPdsh)
+	if err == nil {
+		err = guard.Err()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fanout:", err)
 		os.Exit(1)
 	}
@@ -76,7 +86,7 @@ func run(hosts, width, runs int, runPdsh bool) error {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	srv, err := sshdtest.Launch(ctx, dir, &sshdtest.Options{ListenAll: true})
+	srv, err := sshdtest.Launch(ctx, dir, nil)
 	if err != nil {
 		return err
 	}
@@ -144,7 +154,7 @@ func runFarmhand(ctx context.Context, srv *sshdtest.Server, addrs []string, widt
 		}
 	}
 	e, err := scripting.NewExecutor(scripting.ExecutorOptions{
-		Signers: []ssh.Signer{srv.ClientSigner}, HostKeys: hk, DialTimeout: 30 * time.Second,
+		Signers: []ssh.Signer{srv.ClientSigner}, HostKeys: hk, DialTimeout: 30 * time.Second, Dial: srv.Dial,
 	})
 	if err != nil {
 		return "", err
@@ -202,12 +212,14 @@ func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string,
 	for _, a := range addrs {
 		known.WriteString(srv.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(srv.Port))))
 	}
+	known.WriteString(srv.KnownHostsLines(srv.Addr)) // ssh checks the key of HostName
 	knownPath := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(knownPath, known.Bytes(), 0o600); err != nil {
 		return 0, 0, err
 	}
 	cfgPath := filepath.Join(dir, "ssh_config")
 	cfg := fmt.Sprintf(`Host *
+  HostName 127.0.0.1
   Port %d
   User %s
   IdentityFile %s

@@ -1,7 +1,8 @@
 // Command observe measures reading the load average of many servers over
 // SSH: on pooled connections (scripting.Pool), on a fresh connection per
 // read (scripting.Executor), and with pdsh, against one real OpenSSH sshd
-// listening on every loopback address.
+// on 127.0.0.1 that plays every host (farmhand dials it through
+// sshdtest.Server.Dial, ssh through HostName 127.0.0.1).
 //
 //	go run ./internal/bench/observe
 //
@@ -76,7 +77,7 @@ func run(hosts, width, sweeps int, runPdsh bool) error {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	srv, err := sshdtest.Launch(ctx, dir, &sshdtest.Options{ListenAll: true})
+	srv, err := sshdtest.Launch(ctx, dir, nil)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func run(hosts, width, sweeps int, runPdsh bool) error {
 		targets[i] = scripting.Target{Addr: addr, User: srv.User, ServerID: fmt.Sprint("i-", i+1)}
 	}
 	e, err := scripting.NewExecutor(scripting.ExecutorOptions{
-		Signers: []ssh.Signer{srv.ClientSigner}, HostKeys: hk, DialTimeout: 30 * time.Second,
+		Signers: []ssh.Signer{srv.ClientSigner}, HostKeys: hk, DialTimeout: 30 * time.Second, Dial: srv.Dial,
 	})
 	if err != nil {
 		return err
@@ -199,12 +200,14 @@ func runPdshSweep(pdsh string, srv *sshdtest.Server, dir string, addrs []string,
 	for _, a := range addrs {
 		known.WriteString(srv.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(srv.Port))))
 	}
+	known.WriteString(srv.KnownHostsLines(srv.Addr)) // ssh checks the key of HostName
 	knownPath := filepath.Join(dir, "known_hosts")
 	if err := os.WriteFile(knownPath, known.Bytes(), 0o600); err != nil {
 		return 0, err
 	}
 	cfgPath := filepath.Join(dir, "ssh_config")
 	cfg := fmt.Sprintf(`Host *
+  HostName 127.0.0.1
   Port %d
   User %s
   IdentityFile %s

@@ -43,6 +43,7 @@ import (
 
 	"github.com/farmhand/farmhand/clock"
 	"github.com/farmhand/farmhand/farm"
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/provider/fake"
 	"github.com/farmhand/farmhand/scaling"
 )
@@ -62,7 +63,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scale: -ticks and -parallel must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(*ticks, *parallel, *cpuProfile, *memProfile); err != nil {
+	guard := netguard.LoopbackOnly()
+	err := run(*ticks, *parallel, *cpuProfile, *memProfile)
+	if err == nil {
+		err = guard.Err()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/farmhand/farmhand/examples/internal/webfarm"
+	"github.com/farmhand/farmhand/internal/netguard"
 	"github.com/farmhand/farmhand/internal/sshdtest"
 )
 
@@ -49,7 +50,7 @@ func RunMain(m *testing.M, main func()) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(netguard.Guarded(m).Run())
 }
 
 // Run runs the program with args, as main does but in this process, and
@@ -75,7 +76,7 @@ func Test(t *testing.T, e Example) {
 			t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 		}
 		for _, want := range append([]string{
-			"test sshd: OpenSSH on 0.0.0.0:",
+			"test sshd: OpenSSH on 127.0.0.1:",
 			`BeforeHostUp script "mysql-install" v1 on db/`,
 			"| would run: apt-get -y install mysql-server",
 			"| I am a db at " + e.IPPrefix,
