@@ -75,9 +75,101 @@
 // haproxy_check_path (/health), haproxy_user (haproxy), haproxy_maxconn
 // (4096), haproxy_start, haproxy_reload, haproxy_stop (the haproxy service).
 //
-// internal/bench/lb runs a real HAProxy in front of real nginx app servers
-// on the fake cloud while the farm scales out, scales in and replaces a
-// crashed server, with requests going through it all along.
+// # nginx load balancer (NginxLB)
+//
+// nginx in front of the roles whose RoleSpec.LoadBalancer is the preset's
+// name ("www"), proxying to upstream "farm" (keep-alive, the next server on
+// an error). NginxBackends, a farm.Backends, writes the servers into
+// nginx_lb_upstream_file, checks the configuration with nginx -t (an
+// upstream that fails it is put back) and reloads nginx, then waits until
+// the old configuration's workers have finished their requests: a server
+// left out is drained before its BeforeHostTerminate scripts run. Role
+// "web", 1 to 2 servers, a tcp health check.
+//
+// Events: HostInit (blocking) nginx-lb-init; BeforeHostUp (the Backends'
+// hook) fills the upstream; BeforeHostTerminate (blocking) nginx-lb-stop.
+//
+// Variables: nginx_lb_packages (nginx), nginx_lb_config
+// (/etc/nginx/nginx.conf), nginx_lb_upstream_file
+// (/etc/nginx/farmhand-upstream.conf), nginx_lb_bind (0.0.0.0),
+// nginx_lb_port (80), nginx_lb_backend_port (80), nginx_lb_user
+// (www-data), nginx_lb_pid, nginx_lb_temp_dir, nginx_lb_log_dir,
+// nginx_lb_start, nginx_lb_reload, nginx_lb_stop.
+//
+// # Squid caching proxy (Squid)
+//
+// Squid 5 serving the networks of squid_allow, with a disk cache (created
+// with squid -z on first start) and a memory cache. Role "proxy", 1 to 2
+// servers, a tcp health check on squid_port.
+//
+// Events: HostInit (blocking) squid-init installs squid, writes
+// squid_config, checks it with squid -k parse, creates the cache and runs
+// squid_start; BeforeHostTerminate (blocking) squid-stop.
+//
+// Variables: squid_packages (squid), squid_config (/etc/squid/squid.conf),
+// squid_bind (empty: the private address), squid_port (3128), squid_allow
+// (the private ranges and 127.0.0.0/8), squid_cache_dir
+// (/var/spool/squid), squid_cache_mb (1024), squid_mem_mb (256), squid_pid
+// (/run/squid.pid), squid_log_dir (/var/log/squid), squid_user (proxy),
+// squid_start, squid_reload, squid_stop.
+//
+// # memcached (Memcached)
+//
+// memcached listening on the private address only (UDP off). Role
+// "cache", 1 to 4 servers, a tcp health check.
+//
+// Events: HostInit (blocking) memcached-init installs memcached, writes
+// memcached_config in Debian's format (one option per line, as
+// /etc/memcached.conf) and runs memcached_start; BeforeHostTerminate
+// (blocking) memcached-stop.
+//
+// Variables: memcached_packages (memcached), memcached_config
+// (/etc/memcached.conf), memcached_bind (empty: the private address),
+// memcached_port (11211), memcached_mb (64), memcached_conns (1024),
+// memcached_user (memcache), memcached_pid, memcached_start,
+// memcached_stop.
+//
+// # NFS server and clients (NFS, NFSClient)
+//
+// NFS is a role with farm.NFSSpec: one kernel NFS server exporting
+// nfs_export, under a DNS name of select "master" (DNSName,
+// "nfs.farm.internal" by default; the farm needs Options.DNS) that the farm
+// moves when the server is replaced, firing farm.NFSServerChanged. Role
+// "nfs", one server, a tcp health check on 2049.
+//
+// Events: HostInit (blocking) nfs-server-init installs nfs-kernel-server
+// (nfs_install), creates the export, writes its exports(5) line to
+// nfs_exports_file and runs nfs_start and nfs_apply (exportfs -ra).
+// Variables: nfs_install, nfs_export (/srv/shared), nfs_clients (*),
+// nfs_options (rw,sync,no_subtree_check), nfs_exports_file
+// (/etc/exports.d/farmhand.exports), nfs_apply, nfs_start.
+//
+// NFSClient adds to a client role (Preset.AddTo): HostInit (blocking)
+// nfs-client-mount installs nfs-common and mounts nfs_server:nfs_export on
+// nfs_mount; NFSServerChanged nfs-client-remount unmounts and mounts again
+// from the event's nfs_name. Variables: nfs_client_install, nfs_server,
+// nfs_export, nfs_mount (/mnt/shared), nfs_mount_options, nfs_mount_cmd,
+// nfs_umount_cmd.
+//
+// A kernel NFS server cannot run in this project's tests (no nfsd in a
+// container), so the tests run the scripts with nfs_start and nfs_apply
+// turned off and check the exports line with CheckExports, which knows
+// exports(5) syntax and options (the classic "host (rw)" space that
+// exports to the world is refused), instead of exportfs.
+//
+// # Tests
+//
+// Each preset's configuration is checked by the real program in this
+// package's tests: nginx -t for the app server and the nginx load
+// balancer, haproxy -c and its runtime API for HAProxy, squid -k parse and
+// squid -z for Squid, and memcached is started on loopback and answers
+// "stats". They skip when a program is missing and fail under CI=true.
+//
+// internal/bench/lb (go run ./internal/bench/lb, -kind nginx) runs a real
+// HAProxy (or nginx) in front of real nginx app servers on the fake cloud,
+// each bound to its fake server's loopback address, while the farm scales
+// out, scales in and replaces a crashed server, with requests going
+// through it all along, and prints "lb requests=N failed=0 scale_events=3".
 //
 // # MariaDB master and replicas
 //
