@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,7 +187,9 @@ func TestCustomEventsReachSubscribersAndHooks(t *testing.T) {
 		}
 		return nil
 	})
-	r := newRig(t, twoRoleSpec(), &Options{Hooks: []Hook{hook}}, fake.Options{})
+	spec := twoRoleSpec()
+	spec.Events = []string{"DeployRequested"}
+	r := newRig(t, spec, &Options{Hooks: []Hook{hook}}, fake.Options{})
 	if err := r.farm.FireEvent(r.ctx, "DeployRequested", map[string]string{"version": "1.2"}); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +198,9 @@ func TestCustomEventsReachSubscribersAndHooks(t *testing.T) {
 	}
 	if err := r.farm.FireEvent(r.ctx, "bad name", nil); err == nil {
 		t.Fatal("FireEvent accepted a name with a space")
+	}
+	if err := r.farm.FireEvent(r.ctx, "DeployRequestd", nil); err == nil || !strings.Contains(err.Error(), `did you mean "DeployRequested"?`) {
+		t.Fatalf("FireEvent of an undeclared event: %v", err)
 	}
 	r.settle()
 	if len(got) != 1 || got[0].Params["version"] != "1.2" || got[0].Farm != "shop" {

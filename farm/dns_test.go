@@ -385,8 +385,8 @@ roles:
 `), "farm.yaml")
 	got := err.Error()
 	for _, want := range []string{
-		"farm.yaml:8: cannot unmarshal !!str `yes` into a database",
-		"farm.yaml:10: cannot unmarshal !!str `db.exam...` into a dns name",
+		`farm.yaml:8: role "db": database: want a database section (key: value lines), got "yes"`,
+		`farm.yaml:10: role "db": dns[0]: want a dns name (key: value lines), got "db.example.test"`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("error %q lacks %q", got, want)

@@ -88,7 +88,8 @@
 // # Events and hooks
 //
 // Everything the farm does is an [Event] (HostUp, HostDown, CheckFailed,
-// ... and custom events of [Farm.FireEvent]). [Farm.Subscribe] delivers
+// ... and custom events, declared in Spec.Events and fired by
+// [Farm.FireEvent]). [Farm.Subscribe] delivers
 // them in order to a function, from a goroutine and an unbounded queue of
 // its own: the controller never waits for a subscriber.
 //

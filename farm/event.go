@@ -7,7 +7,10 @@ import (
 )
 
 // EventType names an event. The built-in types are the constants below;
-// any other name is a custom event fired with [Farm.FireEvent].
+// any other name is a custom event, declared in Spec.Events (YAML
+// "events: [deploy]") and fired with [Farm.FireEvent]. A binding or a
+// FireEvent naming an event that is neither is refused, with a suggestion
+// when it looks like a slip ("HostUpp": did you mean "HostUp"?).
 type EventType string
 
 // The built-in events.

@@ -196,7 +196,18 @@ type record struct {
 // New returns a Farm for spec over p. It validates spec and returns every
 // problem, before anything is launched; it makes no provider call. Call
 // [Farm.Launch] and [Farm.Run] to start it, and [Farm.Close] when done.
+//
+// For a spec read with [LoadFile] or [ParseYAML], every *FieldError
+// carries the file and the line of its field.
 func New(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
+	f, err := newFarm(spec, p, opts)
+	if err != nil {
+		return nil, spec.locate(err)
+	}
+	return f, nil
+}
+
+func newFarm(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	if p == nil {
 		return nil, errors.New("farm: provider is nil")
 	}
@@ -346,8 +357,8 @@ func (f *Farm) Subscribe(fn func(Event)) (cancel func()) {
 }
 
 // FireEvent fires a custom event with parameters, for subscribers and
-// hooks (scripts bound to it). name must be a variable-like name that is
-// not a built-in event.
+// hooks (scripts bound to it). name must be one of the spec's declared
+// Events; a misspelt one is refused, naming the event it probably means.
 func (f *Farm) FireEvent(ctx context.Context, name string, params map[string]string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -357,6 +368,8 @@ func (f *Farm) FireEvent(ctx context.Context, name string, params map[string]str
 		return fmt.Errorf("farm: event name %q is not a letter or '_' followed by letters, digits and '_'", name)
 	case EventType(name).Builtin():
 		return fmt.Errorf("farm: event name %q is a built-in event", name)
+	case !slices.Contains(f.spec.Events, name):
+		return fmt.Errorf("farm: %s", unknownEventMsg(name, f.spec.Events))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

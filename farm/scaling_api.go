@@ -3,6 +3,7 @@ package farm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/farmhand/farmhand/scaling"
@@ -127,6 +128,8 @@ func (a apiTarget) FireEvent(ctx context.Context, name string, params map[string
 		return &scaling.RequestError{Field: "event", Value: name, Message: "not a letter or '_' followed by letters, digits and '_'"}
 	case EventType(name).Builtin():
 		return &scaling.RequestError{Field: "event", Value: name, Message: "a built-in event; only custom events may be fired"}
+	case !slices.Contains(a.f.spec.Events, name):
+		return &scaling.RequestError{Field: "event", Value: name, Message: "not declared in the farm's events", Err: scaling.ErrNotFound}
 	}
 	return a.f.FireEvent(ctx, name, params)
 }

@@ -162,7 +162,7 @@ roles:
           up_abov: 2
 `
 	_, err := ParseYAML([]byte(yaml), "farm.yaml")
-	if err == nil || err.Error() != `farm.yaml:10: unknown field "up_abov" in a threshold` {
+	if err == nil || err.Error() != `farm.yaml:10: role "app": scaling.thresholds[0]: unknown key "up_abov" in a threshold; did you mean "up_above"?` {
 		t.Fatalf("error = %v", err)
 	}
 }

@@ -465,7 +465,7 @@ func TestScaleInChoosesVictimsByTerminationPolicy(t *testing.T) {
 }
 
 func TestScalingHandlerOverTheFarm(t *testing.T) {
-	spec := Spec{Name: "shop", Roles: []RoleSpec{
+	spec := Spec{Name: "shop", Events: []string{"deploy"}, Roles: []RoleSpec{
 		{Name: "app", Image: "img", Min: 1, Max: 5},
 		{Name: "web", Image: "img", Min: 1, Max: 5, Scaling: &ScalingSpec{API: &APISpec{}}},
 	}}
@@ -530,6 +530,7 @@ func TestScalingHandlerOverTheFarm(t *testing.T) {
 		{"a body that is not JSON is bad input", "POST", "/scaling/roles/web/desired", "s3cret", `desired=3`, 400, ""},
 		{"a custom event is fired", "POST", "/scaling/events/deploy", "s3cret", `{"version": "1.4.2"}`, 200, ""},
 		{"a built-in event cannot be fired", "POST", "/scaling/events/HostUp", "s3cret", `{}`, 400, "built-in"},
+		{"an undeclared event is 404", "POST", "/scaling/events/deplyo", "s3cret", `{}`, 404, `event \"deplyo\": not declared in the farm's events`},
 	}
 	for _, tt := range tests {
 		status, body := do(tt.method, tt.path, tt.token, tt.body)

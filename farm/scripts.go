@@ -125,7 +125,8 @@ var runAsRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*\$?$`)
 // scriptBindings checks every role's bindings. It knows nothing of the
 // scripting library: script names and template variables are checked by
 // [New], against Options.Scripting.
-func (v *validator) scriptBindings(roles []RoleSpec) {
+func (v *validator) scriptBindings(roles []RoleSpec, events []string) {
+	v.events = events
 	known := map[string]bool{}
 	for _, r := range roles {
 		known[r.Name] = true
@@ -155,8 +156,8 @@ func (v *validator) scriptBinding(path, role string, j int, b ScriptBinding, rol
 		bad("event", "event is empty")
 	case ev == ManualEvent:
 		bad("event", "event %q is reserved for scripts run on demand", ev)
-	case !b.Event.Builtin() && !varNameRE.MatchString(ev):
-		bad("event", "event %q is neither a built-in event nor a custom event name (a letter or '_' followed by letters, digits and '_')", ev)
+	case !b.Event.Builtin() && b.Event != NFSServerChanged && !slices.Contains(v.events, ev):
+		bad("event", "%s", unknownEventMsg(ev, v.events))
 	}
 	if strings.TrimSpace(b.Script) == "" {
 		bad("script", "script is empty")
@@ -207,4 +208,20 @@ func cloneBindings(bs []ScriptBinding) []ScriptBinding {
 		out[i].Roles = slices.Clone(out[i].Roles)
 	}
 	return out
+}
+
+// unknownEventMsg says that ev is neither built in nor declared, with the
+// event it probably means.
+func unknownEventMsg(ev string, declared []string) string {
+	candidates := append(slices.Clone(declared), ManualEvent, string(NFSServerChanged))
+	for _, b := range BuiltinEvents {
+		candidates = append(candidates, string(b))
+	}
+	if s := suggest(ev, candidates); s != "" && s != ManualEvent {
+		if EventType(s).Builtin() {
+			return fmt.Sprintf("event %q is not a built-in event; did you mean %q?", ev, s)
+		}
+		return fmt.Sprintf("event %q is not declared in the farm's events; did you mean %q?", ev, s)
+	}
+	return fmt.Sprintf("event %q is neither a built-in event nor declared in the farm's events (events: [%s])", ev, ev)
 }

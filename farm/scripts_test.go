@@ -54,7 +54,7 @@ func TestLogEntriesCarryFarmRoleServerEventScriptAndVersion(t *testing.T) {
 }
 
 func TestCustomEventParametersReachTheScript(t *testing.T) {
-	spec := Spec{Name: "shop", Roles: []RoleSpec{
+	spec := Spec{Name: "shop", Events: []string{"Deploy"}, Roles: []RoleSpec{
 		{Name: "app", Image: "img", Min: 2, Max: 2, Scripts: []ScriptBinding{{Event: "Deploy", Script: "deploy"}}},
 		{Name: "db", Image: "img", Min: 1, Max: 1},
 	}}
@@ -80,7 +80,7 @@ func TestCustomEventParametersReachTheScript(t *testing.T) {
 }
 
 func TestCustomEventWithoutAParameterTheScriptNeedsRunsNothing(t *testing.T) {
-	spec := Spec{Name: "shop", Roles: []RoleSpec{
+	spec := Spec{Name: "shop", Events: []string{"Deploy"}, Roles: []RoleSpec{
 		{Name: "app", Image: "img", Min: 1, Max: 1, Scripts: []ScriptBinding{{Event: "Deploy", Script: "deploy"}}},
 	}}
 	r := newScriptRig(t, spec, map[string]string{"deploy": `echo %release%`}, nil)
@@ -192,7 +192,7 @@ func TestBlockingBeforeHostTerminateRunsBeforeTheServerGoes(t *testing.T) {
 }
 
 func TestBindingTargetsReachTheirServers(t *testing.T) {
-	spec := Spec{Name: "shop", Roles: []RoleSpec{
+	spec := Spec{Name: "shop", Events: []string{"Reload"}, Roles: []RoleSpec{
 		{Name: "db", Image: "img", Min: 1, Max: 1},
 		{Name: "app", Image: "img", Min: 2, Max: 2, Scripts: []ScriptBinding{
 			{Event: "Reload", Script: "mine", Target: TargetRole},
@@ -288,7 +288,7 @@ func TestNewDBMasterRunsTheBindingsOfEveryRole(t *testing.T) {
 }
 
 func TestBindingsOfOneEventRunInOrder(t *testing.T) {
-	spec := Spec{Name: "shop", Roles: []RoleSpec{
+	spec := Spec{Name: "shop", Events: []string{"Ping"}, Roles: []RoleSpec{
 		{Name: "app", Image: "img", Min: 1, Max: 1, Scripts: []ScriptBinding{
 			{Event: HostUp, Script: "third", Order: 3},
 			{Event: HostUp, Script: "first", Order: 1},

@@ -11,7 +11,7 @@ import (
 )
 
 func bindingSpec(bs ...ScriptBinding) Spec {
-	return Spec{Name: "shop", Roles: []RoleSpec{
+	return Spec{Name: "shop", Events: []string{"Deploy"}, Roles: []RoleSpec{
 		{Name: "db", Image: "img", Min: 1, Max: 1},
 		{Name: "app", Image: "img", Min: 1, Max: 2, Scripts: bs},
 	}}
@@ -27,8 +27,12 @@ func TestValidateScriptBindings(t *testing.T) {
 			`role "app": scripts[0] ("s"): event is empty`},
 		{"the manual event is reserved", ScriptBinding{Event: ManualEvent, Script: "s"},
 			`role "app": scripts[0] ("s"): event "Manual" is reserved for scripts run on demand`},
-		{"an event that cannot be a custom name is refused", ScriptBinding{Event: "deploy now", Script: "s"},
-			`role "app": scripts[0] ("s"): event "deploy now" is neither a built-in event nor a custom event name (a letter or '_' followed by letters, digits and '_')`},
+		{"an event neither built in nor declared is refused", ScriptBinding{Event: "Release", Script: "s"},
+			`role "app": scripts[0] ("s"): event "Release" is neither a built-in event nor declared in the farm's events (events: [Release])`},
+		{"a misspelt built-in event is refused with a suggestion", ScriptBinding{Event: "HostUpp", Script: "s"},
+			`role "app": scripts[0] ("s"): event "HostUpp" is not a built-in event; did you mean "HostUp"?`},
+		{"a misspelt custom event is refused with a suggestion", ScriptBinding{Event: "Deplyo", Script: "s"},
+			`role "app": scripts[0] ("s"): event "Deplyo" is not declared in the farm's events; did you mean "Deploy"?`},
 		{"an empty script is refused", ScriptBinding{Event: HostUp},
 			`role "app": scripts[0]: script is empty`},
 		{"a negative version is refused", ScriptBinding{Event: HostUp, Script: "s", Version: -1},

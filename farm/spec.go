@@ -32,8 +32,16 @@ type Spec struct {
 	// scripts/install-apache.sh. [LoadFile] takes a relative path from the
 	// farm file's directory.
 	ScriptsDir string `yaml:"scripts_dir,omitempty"`
+	// Events declares the farm's custom events ("deploy", "flush_cache"):
+	// the only names, besides the built-in events, that script bindings
+	// may name and [Farm.FireEvent] and the scaling API may fire, so that a
+	// misspelt event is refused instead of never firing.
+	Events []string `yaml:"events,omitempty"`
 	// Roles are the farm's roles, in the order Status reports them.
 	Roles []RoleSpec `yaml:"roles"`
+
+	// src is the file the spec was read from, if any.
+	src *yamlSource
 }
 
 // RoleSpec defines a role: a group of identical servers.
@@ -225,6 +233,7 @@ func (s Spec) Role(name string) (RoleSpec, bool) {
 // Clone returns a deep copy of s.
 func (s Spec) Clone() Spec {
 	s.Variables = maps.Clone(s.Variables)
+	s.Events = slices.Clone(s.Events)
 	roles := make([]RoleSpec, len(s.Roles))
 	for i, r := range s.Roles {
 		roles[i] = r.clone()

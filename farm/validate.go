@@ -96,8 +96,13 @@ func (s Spec) Validate() error {
 }
 
 type validator struct {
-	errs []error
+	errs   []error
+	events []string // the spec's declared custom events
 }
+
+// MaxRoleServers is the largest max a role may have: a bound beyond it is
+// a slip of the keyboard, not a farm.
+const MaxRoleServers = 10000
 
 func (v *validator) add(path, role, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Role: role, Msg: fmt.Sprintf(format, args...)})
@@ -132,7 +137,8 @@ func (v *validator) spec(s Spec) {
 	}
 	v.dependencies(s.Roles)
 	v.dnsSpec(s) // see dns.go
-	v.scriptBindings(s.Roles)
+	v.declaredEvents(s.Events)
+	v.scriptBindings(s.Roles, s.Events)
 }
 
 func (v *validator) role(path string, r RoleSpec) {
@@ -149,6 +155,12 @@ func (v *validator) role(path string, r RoleSpec) {
 	}
 	if r.Min < 0 {
 		v.add(path+".min", name, "min %d < 0", r.Min)
+	}
+	if r.Max > MaxRoleServers {
+		v.add(path+".max", name, "max %d is over %d servers, the most a role may have", r.Max, MaxRoleServers)
+	}
+	if r.Min > MaxRoleServers {
+		v.add(path+".min", name, "min %d is over %d servers, the most a role may have", r.Min, MaxRoleServers)
 	}
 	if r.Max < 1 {
 		v.add(path+".max", name, "max %d < 1", r.Max)
@@ -374,5 +386,23 @@ func (v *validator) dependencies(roles []RoleSpec) {
 		if mark[i] == unvisited {
 			visit(i)
 		}
+	}
+}
+
+// declaredEvents checks the spec's custom events.
+func (v *validator) declaredEvents(events []string) {
+	seen := map[string]int{}
+	for i, ev := range events {
+		path := fmt.Sprintf("events[%d]", i)
+		switch {
+		case EventType(ev).Builtin() || ev == ManualEvent:
+			v.add(path, "", "events: %q is a built-in event; declare only custom events", ev)
+		case !varNameRE.MatchString(ev):
+			v.add(path, "", "events: %q is not an event name (a letter or '_' followed by letters, digits and '_')", ev)
+		}
+		if j, dup := seen[ev]; dup {
+			v.add(path, "", "events: %q is declared twice (also events[%d])", ev, j)
+		}
+		seen[ev] = i
 	}
 }

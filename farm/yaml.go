@@ -1,13 +1,12 @@
 package farm
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,33 +28,45 @@ func LoadFile(path string) (Spec, error) {
 }
 
 // ParseYAML reads a farm definition from YAML and validates it. Keys are
-// the snake_case names in the struct tags of [Spec], [RoleSpec] and
-// [HealthCheckSpec]; durations are strings such as "30s" or "10m". A key
-// the spec does not know is an error, so that a misspelt field is not
-// silently ignored. Every problem is reported, as a [*FieldError] carrying
-// filename and the line, joined with errors.Join:
+// the snake_case names in the struct tags of [Spec], [RoleSpec] and the
+// types they hold (docs/farm-yaml.md lists them all); durations are
+// strings such as "30s" or "10m". Every problem is reported at once, each
+// a [*FieldError] carrying filename, the line, the role and the field,
+// joined with errors.Join in line order: a key the spec does not know (with
+// the key it probably meant), a value of the wrong kind, a bad duration, a
+// number out of range, and every problem [Spec.Validate] finds:
 //
 //	farm.yaml:12: role "app64": min 5 > max 3
+//	farm.yaml:14: role "app64": unknown key "helth_checks" in a role; did you mean "health_checks"?
+//
+// The spec remembers its file, so that the problems [New] finds later
+// (scripts missing from the library, for one) carry the file and line too.
 func ParseYAML(data []byte, filename string) (Spec, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return Spec{}, yamlError(filename, err)
+		return Spec{}, yamlSyntaxError(filename, err)
 	}
 	if len(root.Content) == 0 {
 		return Spec{}, &FieldError{File: filename, Msg: "the file holds no farm definition"}
 	}
+	doc := root.Content[0]
 	var spec Spec
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&spec); err != nil && !errors.Is(err, io.EOF) {
-		return Spec{}, yamlError(filename, err)
+	d := &nodeDecoder{file: filename}
+	d.decode(doc, reflect.ValueOf(&spec).Elem(), decodeCtx{})
+	spec.src = &yamlSource{file: filename, root: doc}
+	var fes []*FieldError
+	fes = append(fes, d.errs...)
+	for _, fe := range FieldErrors(spec.Validate()) {
+		if underFailed(fe.Path, d.errs) {
+			continue
+		}
+		fe.File, fe.Line = filename, lineOf(doc, fe.Path)
+		fes = append(fes, fe)
 	}
-	if err := spec.Validate(); err != nil {
-		fes := FieldErrors(err)
+	if len(fes) > 0 {
+		slices.SortStableFunc(fes, func(a, b *FieldError) int { return a.Line - b.Line })
 		errs := make([]error, len(fes))
 		for i, fe := range fes {
-			fe.File = filename
-			fe.Line = lineOf(root.Content[0], fe.Path)
 			errs[i] = fe
 		}
 		return Spec{}, errors.Join(errs...)
@@ -63,53 +74,38 @@ func ParseYAML(data []byte, filename string) (Spec, error) {
 	return spec, nil
 }
 
-var (
-	yamlLineRE  = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	unknownRE   = regexp.MustCompile("^field (.+) not found in type ([\\w.]+)$")
-	yamlTypeFix = strings.NewReplacer(
-		"farm.Spec", "a farm",
-		"farm.RoleSpec", "a role",
-		"farm.HealthCheckSpec", "a health check",
-		"farm.ZoneStrategy", "a zone strategy",
-		"farm.HealthAction", "a health action",
-		"farm.TerminationPolicy", "a termination policy",
-		"farm.InitFailureAction", "an init failure action",
-		"farm.ScalingSpec", "a scaling section",
-		"farm.ThresholdSpec", "a threshold",
-		"farm.TargetSpec", "a target",
-		"farm.ScheduleSpec", "a schedule",
-		"farm.WindowSpec", "a schedule window",
-		"farm.APISpec", "an api section",
-		"farm.DNSName", "a dns name",
-		"farm.DatabaseSpec", "a database",
-		"farm.NFSSpec", "an nfs server",
-		"into time.Duration", `into a duration (write it like "30s" or "10m")`,
-	)
-)
+// yamlSource is where a spec was read from.
+type yamlSource struct {
+	file string
+	root *yaml.Node
+}
 
-// yamlError turns the YAML package's errors into FieldErrors with lines.
-func yamlError(filename string, err error) error {
-	var lines []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines = te.Errors
-	} else {
-		lines = []string{err.Error()}
+// locate gives the *FieldError values joined in err the file and line of
+// their field, for a spec read from YAML; other errors pass unchanged.
+func (s Spec) locate(err error) error {
+	if s.src == nil || err == nil {
+		return err
 	}
-	errs := make([]error, 0, len(lines))
-	for _, l := range lines {
-		fe := &FieldError{File: filename, Msg: strings.TrimPrefix(l, "yaml: ")}
-		if m := yamlLineRE.FindStringSubmatch(l); m != nil {
-			fe.Line, _ = strconv.Atoi(m[1])
-			fe.Msg = m[2]
+	for _, fe := range FieldErrors(err) {
+		if fe.File == "" {
+			fe.File, fe.Line = s.src.file, lineOf(s.src.root, fe.Path)
 		}
-		if m := unknownRE.FindStringSubmatch(fe.Msg); m != nil {
-			fe.Msg = fmt.Sprintf("unknown field %q in %s", m[1], m[2])
-		}
-		fe.Msg = yamlTypeFix.Replace(fe.Msg)
-		errs = append(errs, fe)
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+// yamlSyntaxLineRE reads the line of a YAML syntax error, which comes
+// before there is any node to take it from.
+var yamlSyntaxLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlSyntaxError reports a file that is not YAML at all.
+func yamlSyntaxError(filename string, err error) error {
+	fe := &FieldError{File: filename, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	if m := yamlSyntaxLineRE.FindStringSubmatch(err.Error()); m != nil {
+		fe.Line, _ = strconv.Atoi(m[1])
+		fe.Msg = "not valid YAML: " + m[2]
+	}
+	return fe
 }
 
 // lineOf finds the line of the field at path ("roles[1].health_checks[0].port")

@@ -84,7 +84,7 @@ roles:
     minn: 1
     max: 1
 `,
-			want: []string{`farm.yaml:5: unknown field "minn" in a role`},
+			want: []string{`farm.yaml:5: role "db": unknown key "minn" in a role; did you mean "min"?`},
 		},
 		{
 			name: "a duration without unit is explained",
@@ -95,7 +95,7 @@ roles:
     max: 1
     launch_timeout: 30
 `,
-			want: []string{"farm.yaml:6: cannot unmarshal !!int `30` into a duration (write it like \"30s\" or \"10m\")"},
+			want: []string{`farm.yaml:6: role "db": launch_timeout: "30" is not a duration (a number needs a unit: s, m or h); write it like "30s", "10m" or "1h30m"`},
 		},
 		{
 			name: "a health check problem points into the check",
@@ -132,7 +132,7 @@ roles:
 		{
 			name: "broken YAML syntax names the line the parser reports",
 			yaml: "name: shop\nroles:\n  - name: [db\n",
-			want: []string{"farm.yaml:2: did not find expected ',' or ']'"},
+			want: []string{"farm.yaml:2: not valid YAML: did not find expected ',' or ']'"},
 		},
 		{
 			name: "an empty file is an error",
