@@ -327,6 +327,45 @@
 //	// POST /scaling/roles/app/desired {"desired": 5}
 //	// POST /scaling/events/deploy     {"version": "1.4.2"}
 //
+// # The Store
+//
+// A controller's own state (what the cloud's tags cannot tell) lives in
+// Options.Store, a store.Store opened per farm: store/boltstore keeps it in
+// one local file, store/etcdstore in etcd for several controllers, and
+// store.Memory in the process. The farm writes there
+//
+//   - each role's desired count and bounds, as SetDesired, SetBounds, the
+//     scaling API and the policy leave them; the scaling state (cooldowns,
+//     breach streaks, the API-set count), the last decision and the history;
+//   - each database and NFS role's master, and a failover under way
+//     (written before the promote script runs, removed once NewDBMaster
+//     fired);
+//   - every launch before its Launch call (write-ahead: the zone, the
+//     indexes and the attempt from which the idempotency token derives),
+//     removed once its outcome is known;
+//   - the servers being scaled in, the launched and terminating flags;
+//   - the scripting log, when ScriptingOptions.Log is nil: an entry is
+//     saved before the log shows it, so ExecuteScript and
+//     [Farm.ScriptingLog] only ever report saved entries;
+//   - the host keys pinned for the servers' addresses.
+//
+// [New] reads it back: a controller restarted on the same Store keeps a
+// count set through the API instead of taking what runs, continues
+// cooldowns, retries an unfinished launch with its own token, marks the
+// saved master again once the first listing shows it (and when that master
+// died meanwhile, fails over from it with the promote script, instead of
+// electing a first master or trusting DNS), resumes a failover cut short
+// with the same candidate, and shows the same scripting log. New refuses a
+// Store that holds another farm's state or records of a newer schema, and
+// Options.Store's own Open refuses a damaged, locked or newer file.
+//
+// A farm that cannot write its Store does not act: Reconcile returns the
+// error without calling the cloud, and SetDesired and the scaling API
+// return it. Keys the farm does not know are left alone, so that later
+// records (backups, drills, rollouts) can be added under keys of their own.
+// Without a Store the farm keeps all of this in memory, as before: see the
+// README for what that costs.
+//
 // # Several controllers
 //
 // A Farm is run by one controller at a time. To run many farms from

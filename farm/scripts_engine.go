@@ -41,8 +41,10 @@ type ScriptingOptions struct {
 	Width int
 	// Log is the scripting log: every script run through the farm is
 	// recorded there (not the one-off commands of Exec and health
-	// checks). nil means a new scripting.MemoryLog; [Farm.ScriptingLog]
-	// returns it either way.
+	// checks). nil means the farm's own log, in memory (the newest
+	// scripting.DefaultLogCapacity entries) and, with Options.Store, saved
+	// there before each entry shows; [Farm.ScriptingLog] returns it either
+	// way.
 	Log scripting.Log
 	// SSH configures the executor: timeouts, output caps, the dialer, a
 	// logger, more client keys. SSH.HostKeys nil means a store that takes
