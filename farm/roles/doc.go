@@ -73,7 +73,8 @@
 // (/etc/haproxy/haproxy.cfg), haproxy_socket (/run/haproxy/admin.sock),
 // haproxy_bind (0.0.0.0), haproxy_port (80), haproxy_backend_port (80),
 // haproxy_check_path (/health), haproxy_user (haproxy), haproxy_maxconn
-// (4096), haproxy_start, haproxy_reload, haproxy_stop (the haproxy service).
+// (4096), haproxy_balance (roundrobin; a static algorithm such as static-rr
+// makes every change a configuration reload), haproxy_start, haproxy_reload, haproxy_stop (the haproxy service).
 //
 // # nginx load balancer (NginxLB)
 //

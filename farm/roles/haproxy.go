@@ -71,6 +71,7 @@ func HAProxy(o HAProxyOptions) (Preset, *HAProxyBackends) {
 			"haproxy_check_path":   "/health",
 			"haproxy_user":         "haproxy",
 			"haproxy_maxconn":      "4096",
+			"haproxy_balance":      "roundrobin",
 			"haproxy_start":        "fh_service haproxy restart",
 			"haproxy_reload":       "fh_service haproxy reload",
 			"haproxy_stop":         "fh_service haproxy stop",
@@ -151,7 +152,7 @@ frontend www
     default_backend farm
 
 backend farm
-    balance roundrobin
+    balance %haproxy_balance%
     option httpchk GET %haproxy_check_path%
     http-check expect status 200
     # farmhand servers begin

@@ -28,7 +28,9 @@ import (
 // Where the runtime API cannot add or delete a server (an HAProxy older than
 // 2.5, or servers written in the configuration), it falls back to rewriting
 // the server lines of the configuration, checking it with "haproxy -c" and
-// reloading HAProxy (haproxy_reload). A load balancer server that enters
+// reloading HAProxy (haproxy_reload). Either way the server lines of the
+// configuration follow, so that a restarted HAProxy starts with the same
+// servers. A load balancer server that enters
 // service gets the current servers before its HostUp (it is a hook on the
 // preset's role, BeforeHostUp).
 type HAProxyBackends struct {
@@ -127,8 +129,11 @@ func (b *HAProxyBackends) apply(ctx context.Context, f Farm, lbID string, server
 			return err
 		}
 	}
-	if fallback {
-		return b.rewrite(ctx, f, lbID, order, want)
+	if fallback || len(cmds) > 0 || len(leaving) > 0 {
+		// The configuration follows, so that a restarted HAProxy starts
+		// with the same servers; it is reloaded only when the runtime API
+		// could not do the change.
+		return b.rewrite(ctx, f, lbID, order, want, fallback)
 	}
 	return nil
 }
@@ -334,9 +339,10 @@ func (b *HAProxyBackends) cli(ctx context.Context, f Farm, lbID string, cmds ...
 	return parts[:len(cmds)], nil
 }
 
-// rewrite puts the servers in the configuration, checks it and reloads
-// HAProxy: the fallback when the runtime API cannot add or delete servers.
-func (b *HAProxyBackends) rewrite(ctx context.Context, f Farm, lbID string, order []string, want map[string]string) error {
+// rewrite puts the servers in the configuration and checks it, and with
+// reload reloads HAProxy: the fallback when the runtime API cannot add or
+// delete servers.
+func (b *HAProxyBackends) rewrite(ctx context.Context, f Farm, lbID string, order []string, want map[string]string, reload bool) error {
 	var lines strings.Builder
 	for _, id := range order {
 		fmt.Fprintf(&lines, "    server %s %s check\n", id, want[id])
@@ -347,9 +353,14 @@ func (b *HAProxyBackends) rewrite(ctx context.Context, f Farm, lbID string, orde
 		"LINES=" + shellQuote(lines.String()) + "\n" +
 		`awk -v lines="$LINES" '/# farmhand servers begin/ {print; printf "%s", lines; skip=1; next} /# farmhand servers end/ {skip=0} !skip {print}' "$CONF" > "$CONF.farmhand-new"` + "\n" +
 		`haproxy -c -f "$CONF.farmhand-new" >/dev/null` + "\n" +
-		`mv "$CONF.farmhand-new" "$CONF"` + "\n" +
-		b.vars["haproxy_reload"] + "\n"
-	if _, err := f.Exec(ctx, lbID, cmd); err != nil {
+		`mv "$CONF.farmhand-new" "$CONF"` + "\n"
+	if !reload {
+		if _, err := f.Exec(ctx, lbID, cmd); err != nil {
+			return fmt.Errorf("configuration rewrite: %w", err)
+		}
+		return nil
+	}
+	if _, err := f.Exec(ctx, lbID, cmd+b.vars["haproxy_reload"]+"\n"); err != nil {
 		return fmt.Errorf("configuration rewrite and reload: %w", err)
 	}
 	b.fmu.Lock()
