@@ -34,6 +34,13 @@ type Options struct {
 	MaxConcurrentCalls int
 	// HealthConcurrency caps the health checks running at once; 0 means 16.
 	HealthConcurrency int
+	// StepTimeout bounds each step that waits on the network and has no
+	// timeout of its own, so that a stalled cloud API, DNS server or load
+	// balancer cannot hold the controller: each try of a provider call,
+	// a hook's handling of an event delivered in the background (the
+	// hooks of Hooks and AddHook, the farm's DNS sync and load balancer
+	// registration). 0 means DefaultStepTimeout.
+	StepTimeout time.Duration
 	// ZoneCooloff is how long a zone that answered InsufficientCapacity or
 	// QuotaExceeded gets no launches; 0 means DefaultZoneCooloff.
 	ZoneCooloff time.Duration
@@ -80,6 +87,7 @@ type Options struct {
 const (
 	DefaultTickInterval = 10 * time.Second
 	DefaultZoneCooloff  = 5 * time.Minute
+	DefaultStepTimeout  = 2 * time.Minute
 )
 
 // terminatedRetention bounds how long Status keeps showing a terminated
@@ -230,6 +238,9 @@ func newFarm(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	if o.ZoneCooloff <= 0 {
 		o.ZoneCooloff = DefaultZoneCooloff
 	}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = DefaultStepTimeout
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -339,7 +350,8 @@ func (f *Farm) AddHook(h Hook) {
 		if ev.Type.Blocking() {
 			return // delivered synchronously by the lifecycle
 		}
-		if err := h.HandleEvent(ctx, ev); err != nil {
+		err := f.withStepTimeout(ctx, func(ctx context.Context) error { return h.HandleEvent(ctx, ev) })
+		if err != nil {
 			f.log.Warn("farm: hook failed", "event", string(ev.Type), "role", ev.Role, "err", err)
 		}
 	})

@@ -94,7 +94,7 @@ func (f *Farm) providerZones(ctx context.Context) ([]string, error) {
 	if zones != nil {
 		return zones, nil
 	}
-	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+	err := f.providerCall(ctx, func(ctx context.Context) error {
 		var err error
 		zones, err = f.p.Zones(ctx)
 		return err
@@ -117,7 +117,7 @@ func (f *Farm) listCloud(ctx context.Context) ([]provider.Server, error) {
 	out := f.scratch.takeList() // under tickMu
 	for pages := 0; ; pages++ {
 		var page provider.Page
-		err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+		err := f.providerCall(ctx, func(ctx context.Context) error {
 			var err error
 			page, err = f.p.List(ctx, opts)
 			return err
@@ -672,7 +672,7 @@ func (f *Farm) act(ctx context.Context, acts actions) error {
 }
 
 func (f *Farm) terminateCall(ctx context.Context, ids []string) error {
-	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+	err := f.providerCall(ctx, func(ctx context.Context) error {
 		return f.p.Terminate(ctx, ids...)
 	})
 	if err != nil {
@@ -683,7 +683,7 @@ func (f *Farm) terminateCall(ctx context.Context, ids []string) error {
 
 func (f *Farm) launchCall(ctx context.Context, spec provider.LaunchSpec) ([]provider.Server, error) {
 	var out []provider.Server
-	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+	err := f.providerCall(ctx, func(ctx context.Context) error {
 		var err error
 		out, err = f.p.Launch(ctx, spec)
 		return err
@@ -777,7 +777,7 @@ func cancelled(err error) bool {
 }
 
 func (f *Farm) reboot(ctx context.Context, id string) error {
-	err := retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+	err := f.providerCall(ctx, func(ctx context.Context) error {
 		return f.p.Reboot(ctx, id)
 	})
 	f.mu.Lock()

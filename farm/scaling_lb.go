@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/farmhand/farmhand/internal/retry"
 	"github.com/farmhand/farmhand/provider"
 )
 
@@ -128,5 +127,5 @@ func (h *lbHook) HandleEvent(ctx context.Context, ev Event) error {
 }
 
 func (h *lbHook) call(ctx context.Context, op func(ctx context.Context) error) error {
-	return retry.Do(ctx, h.f.clk, callRetry, h.f.retryable, op)
+	return h.f.providerCall(ctx, op)
 }

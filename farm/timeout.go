@@ -2,10 +2,12 @@ package farm
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/internal/retry"
 )
 
 // withTimeout is context.WithTimeout on the farm's clock, so that hook and
@@ -37,6 +39,29 @@ func withTimeout(ctx context.Context, clk clock.Clock, d time.Duration) (context
 		}
 		cancel(context.Canceled)
 	}
+}
+
+// providerCall makes one provider call, retried by callRetry for what the
+// driver did not retry itself, each try bounded by Options.StepTimeout: a
+// cloud API that accepts and never answers fails the call ("no answer
+// within ...", not retried; the next tick tries again) instead of holding
+// the tick.
+func (f *Farm) providerCall(ctx context.Context, op func(ctx context.Context) error) error {
+	return retry.Do(ctx, f.clk, callRetry, f.retryable, func(ctx context.Context) error {
+		return f.withStepTimeout(ctx, op)
+	})
+}
+
+// withStepTimeout runs op with a context that ends after
+// Options.StepTimeout, and names a timeout that ended it.
+func (f *Farm) withStepTimeout(ctx context.Context, op func(ctx context.Context) error) error {
+	sctx, cancel := withTimeout(ctx, f.clk, f.opts.StepTimeout)
+	defer cancel()
+	err := op(sctx)
+	if err != nil && ctx.Err() == nil && timedOut(sctx) {
+		err = fmt.Errorf("no answer within %s: %w", f.opts.StepTimeout, err)
+	}
+	return err
 }
 
 // timedOut reports whether ctx ended because its timeout passed.
