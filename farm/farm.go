@@ -39,7 +39,8 @@ type Options struct {
 	// balancer cannot hold the controller: each try of a provider call,
 	// a hook's handling of an event delivered in the background (the
 	// hooks of Hooks and AddHook, the farm's DNS sync and load balancer
-	// registration). 0 means DefaultStepTimeout.
+	// registration). It is measured on the real clock, whatever Clock
+	// is. 0 means DefaultStepTimeout.
 	StepTimeout time.Duration
 	// ZoneCooloff is how long a zone that answered InsufficientCapacity or
 	// QuotaExceeded gets no launches; 0 means DefaultZoneCooloff.

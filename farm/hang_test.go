@@ -113,7 +113,8 @@ func newStalledDB(t *testing.T, sshd *sshdtest.Server, promoteTimeout time.Durat
 		Database: &DatabaseSpec{PromoteScript: "promote", PromoteTimeout: promoteTimeout},
 		DNS:      []DNSName{{Name: "db.farm.test", Select: DNSSelectMaster}},
 	}}}
-	s.f, err = New(spec, s.cloud, &Options{
+	// sshdCloud: every server has an sshd, reached by the dialler below.
+	s.f, err = New(spec, sshdCloud{s.cloud}, &Options{
 		StepTimeout: 2 * time.Second,
 		DNS:         upd,
 		DNSVerify:   &DNSVerify{Servers: []string{s.dnsStall.Addr()}, Timeout: 3 * time.Second},

@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -53,12 +54,15 @@ func (f *Farm) providerCall(ctx context.Context, op func(ctx context.Context) er
 }
 
 // withStepTimeout runs op with a context that ends after
-// Options.StepTimeout, and names a timeout that ended it.
+// Options.StepTimeout, and names a timeout that ended it. The timeout is
+// on the real clock even when the farm's is fake: it bounds waits on the
+// network, which a fake clock does not pace (inside a testing/synctest
+// bubble the real clock is the bubble's).
 func (f *Farm) withStepTimeout(ctx context.Context, op func(ctx context.Context) error) error {
-	sctx, cancel := withTimeout(ctx, f.clk, f.opts.StepTimeout)
+	sctx, cancel := context.WithTimeout(ctx, f.opts.StepTimeout)
 	defer cancel()
 	err := op(sctx)
-	if err != nil && ctx.Err() == nil && timedOut(sctx) {
+	if err != nil && ctx.Err() == nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer within %s: %w", f.opts.StepTimeout, err)
 	}
 	return err
