@@ -17,7 +17,8 @@ func readmeCatalog(cloud provider.Provider, key *scripting.KeyPair) (*farm.Farm,
 	spec := farm.Spec{Name: "shop"}
 	lb, backends := roles.HAProxy(roles.HAProxyOptions{Role: farm.RoleSpec{Image: "debian-12"}})
 	app := roles.App(roles.AppOptions{Role: farm.RoleSpec{Image: "debian-12", Max: 6}}) // behind load balancer "www"
-	if err := roles.Apply(&spec, lib, app, lb); err != nil {                            // adds the roles, saves their scripts
+	// Apply adds the roles to spec and saves their scripts in lib.
+	if err := roles.Apply(&spec, lib, app, lb); err != nil {
 		return nil, err
 	}
 	f, err := farm.New(spec, cloud, &farm.Options{
