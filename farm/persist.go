@@ -1,8 +1,10 @@
 package farm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/farmhand/farmhand/store"
@@ -23,8 +25,8 @@ const (
 	keyLog      = "log/"     // + seq: a scripting.LogEntry
 	keyPin      = "pin/"     // + address: pinRecord (host keys)
 	// Later features keep their records under keys of their own (such as
-	// "backup/", "drill/", "rollout/"); restore ignores keys it does not
-	// know.
+	// "backup/", "drill/", "rollout/"), written with saveRecords and read
+	// back with recordsSaved; restore leaves keys it does not know alone.
 )
 
 // recordSchema is the version of the records this farm writes. A store
@@ -52,6 +54,7 @@ type persister struct {
 	prefer   map[string]string // role → the candidate of a failover cut short
 	gone     map[string]string // server ID → why it was being terminated
 	restored bool
+	other    []store.KV // what New read under keys of later features
 }
 
 func newPersister(st store.Store) *persister {
@@ -134,6 +137,38 @@ func recordKeyOf(key string) string {
 		}
 	}
 	return key
+}
+
+// saveRecords writes records of a feature of the farm (backups, drills,
+// rollouts) under its own key prefix, after the farm's pending writes and
+// in order with them. Without a Store it does nothing.
+func (f *Farm) saveRecords(ctx context.Context, ops ...store.Op) error {
+	f.mu.Lock()
+	if f.persist == nil {
+		f.mu.Unlock()
+		return nil
+	}
+	f.persist.appended = append(f.persist.appended, ops...)
+	f.mu.Unlock()
+	return f.flush(ctx)
+}
+
+// recordsSaved returns the records New read under prefix, for a feature
+// that restores its state: the keys of the farm's own records are not
+// among them.
+func (f *Farm) recordsSaved(prefix string) []store.KV {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.persist == nil {
+		return nil
+	}
+	var out []store.KV
+	for _, kv := range f.persist.other {
+		if strings.HasPrefix(kv.Key, prefix) {
+			out = append(out, store.KV{Key: kv.Key, Value: bytes.Clone(kv.Value)})
+		}
+	}
+	return out
 }
 
 // flushSoon is flush for the methods that take no context.

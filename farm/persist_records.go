@@ -123,8 +123,7 @@ func (f *Farm) encodeLocked(key string) []store.Op {
 	case key == keyLeaving:
 		var ops []store.Op
 		now := map[string]bool{}
-		for _, id := range sortedKeys(f.records) {
-			r := f.records[id]
+		for id, r := range f.records { // the order of the ops does not matter
 			if !r.terminating || r.srv.State == StateTerminated || r.asked {
 				continue
 			}
@@ -201,6 +200,7 @@ type saved struct {
 	leaving   map[string]string
 	log       []store.KV
 	pins      []store.KV
+	other     []store.KV // keys of later features, for recordsSaved
 }
 
 // parseSaved decodes a farm's keys. Keys it does not know are left alone:
@@ -267,6 +267,8 @@ func parseSaved(kvs []store.KV) (*saved, error) {
 			s.log = append(s.log, kv)
 		case strings.HasPrefix(k, keyPin):
 			s.pins = append(s.pins, kv)
+		default:
+			s.other = append(s.other, kv)
 		}
 		if err != nil {
 			return nil, err

@@ -42,6 +42,7 @@ func (f *Farm) restore() error {
 		return nil
 	}
 	p.restored = true
+	p.other = s.other
 	f.launched, f.terminating = s.farm.Launched, s.farm.Terminating
 	for _, name := range sortedKeys(s.roles) {
 		rr, rs := s.roles[name], f.roles[name]

@@ -423,3 +423,26 @@ func TestTheScriptingLogAndHostKeyPinsSurviveARestart(t *testing.T) {
 		t.Fatalf("%d pins saved after a server left, want 1", len(left))
 	}
 }
+
+func TestRecordsOfLaterFeaturesAreKeptAndHandedBack(t *testing.T) {
+	spec := appSpec(1, 2)
+	st := farmStore(t, spec.Name)
+	r := newRig(t, spec, &Options{Store: st}, fake.Options{})
+	r.farm.Launch(r.ctx)
+	if err := r.farm.saveRecords(r.ctx, store.Put("backup/db/0001", []byte(`{"snapshot":"snap-1"}`))); err != nil {
+		t.Fatal(err)
+	}
+	second := r.restart(spec, Options{Store: st})
+	got := second.recordsSaved("backup/")
+	if len(got) != 1 || got[0].Key != "backup/db/0001" || string(got[0].Value) != `{"snapshot":"snap-1"}` {
+		t.Fatalf("recordsSaved = %v", got)
+	}
+	if len(second.recordsSaved("role/")) != 0 {
+		t.Fatal("recordsSaved hands out the farm's own records")
+	}
+	second.Launch(r.ctx)
+	r.tickFarm(second, 30*time.Second)
+	if v, err := st.Get(r.ctx, "backup/db/0001"); err != nil || len(v) == 0 {
+		t.Fatalf("the farm dropped a record it does not know: %q, %v", v, err)
+	}
+}
