@@ -153,11 +153,39 @@ func (c *backendsControl) sync(ctx context.Context, lb *backendsLB, leaving stri
 	return nil
 }
 
+// syncAdoptedBackends gives the load balancers the servers a Launch
+// adopted in service (a controller taking over a running farm): they never
+// fire HostUp here. It runs in the background, bounded by StepTimeout.
+func (f *Farm) syncAdoptedBackends() {
+	if f.backends == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	adopted := false
+	for _, r := range f.records {
+		if r.srv.Adopted && r.srv.State == StateRunning && f.backends.roles[r.srv.Role] != nil {
+			adopted = true
+		}
+	}
+	if !adopted || f.closed {
+		return
+	}
+	f.goLocked(func() {
+		ctx, cancel := withTimeout(f.closeCtx, f.clk, f.opts.StepTimeout)
+		defer cancel()
+		if err := f.SyncBackends(ctx); err != nil {
+			f.log.Warn("farm: load balancer backends of adopted servers", "err", err)
+		}
+	})
+}
+
 // SyncBackends sets the backends of every load balancer of
 // Options.LoadBalancers to the servers in service now, and returns their
 // errors. The farm does this by itself as servers come and go; a controller
 // that takes over a running farm calls it once [Farm.Launch] has adopted
-// the servers, and a program calls it when a load balancer was restarted
+// the servers (Launch does it in the background when it adopted servers in
+// service), and a program calls it when a load balancer was restarted
 // and lost its state.
 func (f *Farm) SyncBackends(ctx context.Context) error {
 	if f.backends == nil {

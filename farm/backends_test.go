@@ -134,3 +134,32 @@ func TestBackendsErrorsAreReported(t *testing.T) {
 		t.Fatalf("status %+v", st)
 	}
 }
+
+func TestBackendsGetTheServersALaunchAdopts(t *testing.T) {
+	b := &backendLog{}
+	r := backendsRig(t, b)
+	if err := r.farm.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(time.Minute)
+	r.tick(time.Second)
+	want := fmt.Sprintf("set www %v", append(r.running("app"), r.running("api")...))
+
+	// A second controller takes the farm over: it adopts the servers in
+	// service, which fire no HostUp, and gives them to its load balancer.
+	b2 := &backendLog{}
+	f2, err := New(r.farm.Spec(), r.cloud, &Options{Clock: r.clk, LoadBalancers: map[string]Backends{"www": b2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.Close()
+	if err := f2.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := f2.Settle(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := b2.get(); len(got) != 1 || got[0] != want {
+		t.Fatalf("the second controller's load balancer got %q, want [%q]", got, want)
+	}
+}

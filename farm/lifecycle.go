@@ -61,7 +61,9 @@ func (f *Farm) Launch(ctx context.Context) error {
 	if err := f.flush(ctx); err != nil {
 		return err
 	}
-	return f.Reconcile(ctx)
+	err = f.Reconcile(ctx)
+	f.syncAdoptedBackends() // see backends.go
+	return err
 }
 
 // Terminate stops the farm gracefully: every role's desired count becomes
