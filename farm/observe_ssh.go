@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/farmhand/farmhand/scaling"
+	"github.com/farmhand/farmhand/scripting"
 )
 
 // ReadFile reads a file on a server (up to the executor's OutputCap bytes)
@@ -45,3 +46,13 @@ func (r sshReader) ReadFile(ctx context.Context, serverID, path string) ([]byte,
 }
 
 var _ scaling.FileReader = sshReader{}
+
+// SSHPoolStats reports the SSH connections the farm keeps open to its
+// servers for Exec, ReadFile and command checks: how many are open, and
+// how many handshakes and reuses there have been. Zero without scripting.
+func (f *Farm) SSHPoolStats() scripting.PoolStats {
+	if f.scripts == nil {
+		return scripting.PoolStats{}
+	}
+	return f.scripts.pool.Stats()
+}

@@ -43,6 +43,7 @@ var (
 // [Collector.ScriptResult]. It is safe for concurrent use.
 type Collector struct {
 	servers, desired, minimum, maximum *prometheus.Desc
+	sshOpen, sshDials, sshReuses       *prometheus.Desc
 
 	providerCalls   *prometheus.CounterVec
 	providerErrors  *prometheus.CounterVec
@@ -88,9 +89,12 @@ func New(opts *Options) *Collector {
 	c := &Collector{
 		servers: prometheus.NewDesc(ns+"_servers", "Servers the farm knows, by role and state.",
 			[]string{"farm", "role", "state"}, nil),
-		desired: prometheus.NewDesc(ns+"_role_desired_servers", "The role's desired server count.", []string{"farm", "role"}, nil),
-		minimum: prometheus.NewDesc(ns+"_role_min_servers", "The role's lower bound in force.", []string{"farm", "role"}, nil),
-		maximum: prometheus.NewDesc(ns+"_role_max_servers", "The role's upper bound in force.", []string{"farm", "role"}, nil),
+		desired:   prometheus.NewDesc(ns+"_role_desired_servers", "The role's desired server count.", []string{"farm", "role"}, nil),
+		minimum:   prometheus.NewDesc(ns+"_role_min_servers", "The role's lower bound in force.", []string{"farm", "role"}, nil),
+		maximum:   prometheus.NewDesc(ns+"_role_max_servers", "The role's upper bound in force.", []string{"farm", "role"}, nil),
+		sshOpen:   prometheus.NewDesc(ns+"_ssh_connections_open", "SSH connections the farm keeps open to its servers.", []string{"farm"}, nil),
+		sshDials:  prometheus.NewDesc(ns+"_ssh_pool_dials_total", "SSH handshakes of the farm's connection pool.", []string{"farm"}, nil),
+		sshReuses: prometheus.NewDesc(ns+"_ssh_pool_reuses_total", "Reads and commands served on an SSH connection already open.", []string{"farm"}, nil),
 		providerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_calls_total",
 			Help: "Cloud provider calls, by provider and operation."}, []string{"provider", "operation"}),
 		providerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_errors_total",
@@ -132,6 +136,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desired
 	ch <- c.minimum
 	ch <- c.maximum
+	ch <- c.sshOpen
+	ch <- c.sshDials
+	ch <- c.sshReuses
 	for _, v := range c.vecs() {
 		v.Describe(ch)
 	}
@@ -156,6 +163,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.minimum, prometheus.GaugeValue, float64(r.Min), st.Farm, r.Name)
 			ch <- prometheus.MustNewConstMetric(c.maximum, prometheus.GaugeValue, float64(r.Max), st.Farm, r.Name)
 		}
+		ps := w.f.SSHPoolStats()
+		ch <- prometheus.MustNewConstMetric(c.sshOpen, prometheus.GaugeValue, float64(ps.Open), st.Farm)
+		ch <- prometheus.MustNewConstMetric(c.sshDials, prometheus.CounterValue, float64(ps.Dials), st.Farm)
+		ch <- prometheus.MustNewConstMetric(c.sshReuses, prometheus.CounterValue, float64(ps.Reuses), st.Farm)
 	}
 	for _, v := range c.vecs() {
 		v.Collect(ch)

@@ -19,6 +19,7 @@ import (
 	"github.com/farmhand/farmhand/farm/metrics"
 	"github.com/farmhand/farmhand/provider"
 	"github.com/farmhand/farmhand/provider/fake"
+	"github.com/farmhand/farmhand/scaling"
 	"github.com/farmhand/farmhand/scripting"
 )
 
@@ -264,6 +265,17 @@ func TestMetricsAfterKnownActions(t *testing.T) {
 	if n, sum := r.sample("farmhand_heal_duration_seconds", map[string]string{"role": "app"}); n != 1 || math.Abs(sum-want) > 1e-9 {
 		t.Errorf("heal samples = %v sum %v s, want 1 of %v s", n, sum, want)
 	}
+	// Three reads of one server: one handshake, two reuses.
+	for range 3 {
+		if _, err := r.f.ReadFile(r.ctx, upEvs[len(upEvs)-1].Server.ID, "/proc/loadavg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]float64{"farmhand_ssh_connections_open": 1, "farmhand_ssh_pool_dials_total": 1, "farmhand_ssh_pool_reuses_total": 2} {
+		if v, _ := r.sample(name, map[string]string{"farm": "shop"}); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
 	// The text format lints clean.
 	if problems, err := testutil.CollectAndLint(r.c); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
@@ -361,3 +373,68 @@ func (b bareProvider) Terminate(ctx context.Context, ids ...string) error {
 }
 func (b bareProvider) Reboot(ctx context.Context, id string) error { return b.p.Reboot(ctx, id) }
 func (b bareProvider) As(i any) bool                               { return false }
+
+func TestPolicyScalingIsCountedByTheDecidingCheck(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	cloud := fake.New(fake.Options{Clock: clk, BootTime: 10 * time.Second})
+	defer cloud.Close()
+	jobs := 50.0
+	var mu sync.Mutex
+	queue := &scaling.Func{Metric: "jobs", Clock: clk, Fn: func(context.Context, scaling.Target) (float64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return jobs, nil
+	}}
+	up, down := 10.0, 1.0
+	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{{
+		Name: "worker", Image: "img", Min: 1, Max: 6,
+		Scaling: &farm.ScalingSpec{EvaluationInterval: time.Minute, Thresholds: []farm.ThresholdSpec{
+			{Name: "queue", Metric: "jobs", UpAbove: &up, UpBy: "2", DownBelow: &down, DownBy: "1"}}},
+	}}}
+	c := metrics.New(nil)
+	f, err := farm.New(spec, c.Provider(cloud), &farm.Options{Clock: clk,
+		MetricSources: map[string][]scaling.Source{"worker": {queue}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stop, err := c.Watch(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	if err := f.Launch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evaluate := func() {
+		t.Helper()
+		clk.Advance(5 * time.Minute) // past the cooldowns
+		if err := f.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.EvaluateScaling(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evaluate() // 1 → 3
+	mu.Lock()
+	jobs = 0
+	mu.Unlock()
+	evaluate() // 3 → 2
+	expected := `
+# HELP farmhand_scaling_actions_total Changes of a role's desired count, by direction (up, down, bounds) and reason (the scaling checks that decided, or api or program).
+# TYPE farmhand_scaling_actions_total counter
+farmhand_scaling_actions_total{direction="down",farm="shop",reason="queue",role="worker"} 1
+farmhand_scaling_actions_total{direction="up",farm="shop",reason="queue",role="worker"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(expected), "farmhand_scaling_actions_total"); err != nil {
+		t.Error(err)
+		for _, h := range f.ScalingHistory("worker") {
+			t.Logf("history: %+v", h)
+		}
+	}
+}

@@ -18,7 +18,11 @@
 //   - farmhand_servers{farm,role,state}: servers by state (Pending,
 //     Initializing, Running, PendingTerminate, Terminated, Failed);
 //   - farmhand_role_desired_servers, farmhand_role_min_servers,
-//     farmhand_role_max_servers{farm,role}.
+//     farmhand_role_max_servers{farm,role};
+//   - farmhand_ssh_connections_open, farmhand_ssh_pool_dials_total and
+//     farmhand_ssh_pool_reuses_total{farm}: the connections the farm keeps
+//     to its servers for Exec, ReadFile, command checks and load reads
+//     (farm.Farm.SSHPoolStats).
 //
 // Counted from the farms' events:
 //
