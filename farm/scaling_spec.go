@@ -304,7 +304,7 @@ func (s ScalingSpec) build(minCount, maxCount int, timeZone string) (scaling.Pol
 			}
 			sc.Windows = append(sc.Windows, win)
 		}
-		if daysOK {
+		if daysOK && scheduleProblems(sch, sc, minCount, maxCount, bad) {
 			check("schedule", sc)
 		}
 	}
@@ -327,6 +327,40 @@ func (s ScalingSpec) build(minCount, maxCount int, timeZone string) (scaling.Pol
 		}
 	}
 	return p, probs
+}
+
+// scheduleProblems checks a schedule's time zone and each window alone, so
+// that a problem points at the time_zone line or at the window at fault;
+// it reports whether the schedule is free of them.
+func scheduleProblems(sch *ScheduleSpec, sc *scaling.Schedule, minCount, maxCount int, bad func(path, format string, args ...any)) bool {
+	if sc.TimeZone != "" {
+		if _, err := time.LoadLocation(sc.TimeZone); err != nil {
+			if sch.TimeZone != "" {
+				bad("schedule.time_zone", "scaling.schedule.time_zone %q is not a known IANA time zone", sch.TimeZone)
+			}
+			// A farm-wide time_zone at fault is reported at its own line.
+			return false
+		}
+	}
+	ok := true
+	for i, w := range sc.Windows {
+		alone := scaling.Policy{Min: max(minCount, 0), Max: max(maxCount, minCount, 0),
+			Checks: []scaling.Check{&scaling.Schedule{TimeZone: sc.TimeZone, Windows: []scaling.Window{w}}}}
+		err := alone.Validate()
+		if err == nil {
+			continue
+		}
+		ok = false
+		path := fmt.Sprintf("schedule.windows[%d]", i)
+		for _, line := range joinedErrors(err) {
+			_, msg, found := strings.Cut(line, "windows[0]: ")
+			if !found {
+				msg = line
+			}
+			bad(path, "scaling.%s: %s", path, msg)
+		}
+	}
+	return ok
 }
 
 // joinedErrors splits an errors.Join result into its lines.

@@ -253,8 +253,6 @@ func (e *scriptEngine) check(spec Spec) error {
 			switch {
 			case scripting.IsBuiltin(k) || strings.HasPrefix(k, scripting.EventPrefix):
 				add(path+"."+k, role, "variable %q is reserved for a built-in script variable", k)
-			case !scripting.Referable(k):
-				add(path+"."+k, role, "variable %q cannot be used in scripts as %%%s%%: a name is a lower-case letter, then lower-case letters, digits and '_', at least 2 characters, not ending in '_'", k, k)
 			}
 		}
 	}

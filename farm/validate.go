@@ -3,6 +3,7 @@ package farm
 import (
 	"errors"
 	"fmt"
+	"github.com/farmhand/farmhand/scripting"
 	"net/url"
 	"regexp"
 	"slices"
@@ -242,8 +243,11 @@ func (v *validator) role(path string, r RoleSpec) {
 
 func (v *validator) variables(path, role string, vars map[string]string) {
 	for _, k := range sortedKeys(vars) {
-		if !varNameRE.MatchString(k) {
+		switch {
+		case !varNameRE.MatchString(k):
 			v.add(path+"."+k, role, "variable name %q is not a letter or '_' followed by letters, digits and '_'", k)
+		case !scripting.Referable(k) && !scripting.IsBuiltin(k):
+			v.add(path+"."+k, role, "variable %q cannot be used in scripts as %%%s%%: a name is a lower-case letter, then lower-case letters, digits and '_', at least 2 characters, not ending in '_'", k, k)
 		}
 		if strings.ContainsRune(vars[k], 0) {
 			v.add(path+"."+k, role, "variable %q contains a NUL byte", k)

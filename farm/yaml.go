@@ -57,7 +57,7 @@ func ParseYAML(data []byte, filename string) (Spec, error) {
 	var fes []*FieldError
 	fes = append(fes, d.errs...)
 	for _, fe := range FieldErrors(spec.Validate()) {
-		if underFailed(fe.Path, d.errs) {
+		if underFailed(fe.Path, d.errs) || inMisspeltMapping(fe.Path, d.unknownIn) {
 			continue
 		}
 		fe.File, fe.Line = filename, lineOf(doc, fe.Path)

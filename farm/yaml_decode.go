@@ -19,6 +19,10 @@ import (
 type nodeDecoder struct {
 	file string
 	errs []*FieldError
+	// unknownIn are the paths of mappings that had an unknown key: what
+	// validation finds wrong with them as a whole (a missing port) is most
+	// likely that key, misspelt.
+	unknownIn []string
 }
 
 // decodeCtx is where in the file a node is.
@@ -94,13 +98,31 @@ func wantWords(t reflect.Type) string {
 	case reflect.Float64, reflect.Float32:
 		return "a number"
 	case reflect.Slice:
-		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(wantWords(t.Elem()), "a "), "an ")
+		return "a list of " + plural(t.Elem())
 	case reflect.Map:
-		return "a mapping of names to " + strings.TrimPrefix(strings.TrimPrefix(wantWords(t.Elem()), "a "), "an ")
+		return "a mapping of names to " + plural(t.Elem())
 	case reflect.Struct:
 		return "a mapping (key: value lines)"
 	}
 	return t.String()
+}
+
+// plural names several values of type t: "text values", "roles".
+func plural(t reflect.Type) string {
+	w := strings.TrimSuffix(wantWords(t), " (key: value lines)")
+	w = strings.TrimPrefix(strings.TrimPrefix(w, "a "), "an ")
+	switch {
+	case t == durationType:
+		return "durations"
+	case t.Kind() == reflect.Bool:
+		return "true or false values"
+	case strings.HasSuffix(w, " value"), strings.HasSuffix(w, " number"):
+		return w + "s"
+	}
+	if _, named := typeWords[t]; named {
+		return w + "s"
+	}
+	return w
 }
 
 // gotWords says what a node holds.
@@ -205,6 +227,10 @@ func (d *nodeDecoder) scalar(n *yaml.Node, v reflect.Value, c decodeCtx) {
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64, reflect.Int32:
+		if tag == "!!float" && strings.Trim(n.Value, "+-0123456789_") == "" {
+			d.fail(n, c, "number %s is out of range", n.Value)
+			return
+		}
 		if tag != "!!int" {
 			d.fail(n, c, "want a whole number, got %q", n.Value)
 			return
@@ -280,6 +306,7 @@ func (d *nodeDecoder) structure(n *yaml.Node, v reflect.Value, c decodeCtx) {
 				msg = c.rel + ": " + msg
 			}
 			kc := c.key(k.Value)
+			d.unknownIn = append(d.unknownIn, c.path)
 			d.errs = append(d.errs, &FieldError{Path: kc.path, Role: c.role, Msg: msg, File: d.file, Line: k.Line})
 			continue
 		}
@@ -299,6 +326,10 @@ func suggest(word string, candidates []string) string {
 		if norm(cand) == norm(word) {
 			return cand
 		}
+		// "image_id" for "image", "health" for "health_checks".
+		if len(cand) >= 4 && len(word) >= 4 && (strings.HasPrefix(word, cand+"_") || strings.HasPrefix(cand, word+"_")) {
+			return cand
+		}
 		if dist := editDistance(strings.ToLower(word), strings.ToLower(cand)); dist < bestDist {
 			best, bestDist = cand, dist
 		}
@@ -309,25 +340,47 @@ func suggest(word string, candidates []string) string {
 	return ""
 }
 
-// editDistance is the Levenshtein distance of a and b.
+// editDistance is the edit distance of a and b, a swap of two neighbours
+// counting as one edit ("prot" for "port").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
+}
+
+// inMisspeltMapping reports whether path is a mapping that had an unknown
+// key, or one of its fields: a validation problem there (a port missing
+// next to "prot") most likely comes from the misspelt key, already
+// reported.
+func inMisspeltMapping(path string, unknownIn []string) bool {
+	return slices.ContainsFunc(unknownIn, func(p string) bool {
+		if path == p {
+			return true
+		}
+		rest, ok := strings.CutPrefix(path, p+".")
+		if p == "" {
+			rest, ok = path, true
+		}
+		return ok && !strings.ContainsAny(rest, ".[")
+	})
 }
 
 // underFailed reports whether path is, or is inside, a path that failed to
