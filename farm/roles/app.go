@@ -25,6 +25,10 @@ type AppOptions struct {
 	// Config is nginx's main configuration file (app_config, default
 	// /etc/nginx/nginx.conf: the preset owns the server's nginx).
 	Config string
+	// DNSName, when set, is a name the farm keeps pointing at every app
+	// server's private address ("int-app.example.com"; the farm needs
+	// Options.DNS).
+	DNSName string
 }
 
 // App returns the app server preset: nginx serving a document root, or
@@ -60,6 +64,7 @@ func App(o AppOptions) Preset {
 		"app_upstream": o.Upstream,
 		"app_config":   o.Config,
 	}, o.Role)
+	withDNS(&role, o.Role, o.DNSName, "private")
 	if o.Role.HealthChecks == nil {
 		host := tcpHost(role.Variables["app_bind"])
 		if host == "" {

@@ -31,6 +31,11 @@
 // starts itself bound to the server's address. A bind address left empty
 // means the server's private address (%internal_ip%).
 //
+// DNSName in a preset's options gives the role a name the farm keeps
+// pointing at its servers (private addresses, public ones for the load
+// balancers; the farm needs Options.DNS); the NFS preset always has one,
+// of select "master".
+//
 // # App server (App)
 //
 // nginx serving a document root, or proxying to the application

@@ -11,6 +11,10 @@ import (
 // given with each field. Role overrides any field of the RoleSpec, and
 // Role.Variables any variable.
 type HAProxyOptions struct {
+	// DNSName, when set, is a name the farm keeps pointing at the load
+	// balancers' public addresses ("www.example.com"; the farm needs
+	// Options.DNS).
+	DNSName string
 	// Role overrides the preset's RoleSpec field by field; Name defaults
 	// to "lb", Min and Max to 1 and 2.
 	Role farm.RoleSpec
@@ -89,6 +93,7 @@ func HAProxy(o HAProxyOptions) (Preset, *HAProxyBackends) {
 		"haproxy_config":       o.Config,
 		"haproxy_socket":       o.Socket,
 	}, o.Role)
+	withDNS(&role, o.Role, o.DNSName, "public")
 	if o.Role.HealthChecks == nil {
 		role.HealthChecks = []farm.HealthCheckSpec{{Name: "haproxy", Kind: "tcp", Host: tcpHost(role.Variables["haproxy_bind"]), Port: atoiOr(role.Variables["haproxy_port"], 80)}}
 	}

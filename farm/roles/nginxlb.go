@@ -14,6 +14,10 @@ import (
 // NginxLBOptions tune the nginx load balancer preset; zero values mean the
 // defaults given with each field.
 type NginxLBOptions struct {
+	// DNSName, when set, is a name the farm keeps pointing at the load
+	// balancers' public addresses ("www.example.com"; the farm needs
+	// Options.DNS).
+	DNSName string
 	// Role overrides the preset's RoleSpec field by field; Name defaults
 	// to "web", Min and Max to 1 and 2.
 	Role farm.RoleSpec
@@ -61,6 +65,7 @@ func NginxLB(o NginxLBOptions) (Preset, *NginxBackends) {
 		"nginx_lb_port":         itoa(o.Port),
 		"nginx_lb_backend_port": itoa(o.BackendPort),
 	}, o.Role)
+	withDNS(&role, o.Role, o.DNSName, "public")
 	if o.Role.HealthChecks == nil {
 		role.HealthChecks = []farm.HealthCheckSpec{{Name: "nginx", Kind: "tcp", Host: tcpHost(role.Variables["nginx_lb_bind"]), Port: atoiOr(role.Variables["nginx_lb_port"], 80)}}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/farmhand/farmhand/farm"
 	"github.com/farmhand/farmhand/scripting"
@@ -150,6 +151,15 @@ func build(def farm.RoleSpec, vars map[string]string, over farm.RoleSpec) farm.R
 	maps.Copy(merged, over.Variables)
 	r.Variables = merged
 	return r
+}
+
+// withDNS gives a role a DNS name for all its servers, unless the caller's
+// RoleSpec sets DNS itself.
+func withDNS(r *farm.RoleSpec, over farm.RoleSpec, name, address string) {
+	if name == "" || over.DNS != nil {
+		return
+	}
+	r.DNS = append(r.DNS, farm.DNSName{Name: name, Address: address, TTL: 60 * time.Second})
 }
 
 // tcpHost is a tcp health check's host for a bind address: the server's

@@ -92,6 +92,14 @@ func TestPresetFieldsAreOverridable(t *testing.T) {
 	if d.Name != "app" || d.Min != 2 || d.Max != 10 || d.LoadBalancer != "www" || d.Variables["app_port"] != "80" {
 		t.Fatalf("defaults %+v", d)
 	}
+	// DNS names are the options'; a RoleSpec's DNS replaces them.
+	if d := roles.App(roles.AppOptions{DNSName: "int-app.shop.example"}).Role.DNS; len(d) != 1 || d[0].Name != "int-app.shop.example" || d[0].Address != "private" {
+		t.Fatalf("app DNS %+v", d)
+	}
+	lbp, _ := roles.HAProxy(roles.HAProxyOptions{DNSName: "www.shop.example", Role: farm.RoleSpec{DNS: []farm.DNSName{{Name: "lb.shop.example"}}}})
+	if d := lbp.Role.DNS; len(d) != 1 || d[0].Name != "lb.shop.example" {
+		t.Fatalf("lb DNS %+v", d)
+	}
 	// A role's own variables win over an added preset's.
 	c := roles.NFSClient(roles.NFSClientOptions{})
 	target := farm.RoleSpec{Variables: map[string]string{"nfs_mount": "/data"}}

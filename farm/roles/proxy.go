@@ -10,6 +10,9 @@ import (
 // SquidOptions tune the Squid caching proxy preset; zero values mean the
 // defaults given with each field.
 type SquidOptions struct {
+	// DNSName, when set, is a name the farm keeps pointing at the role's
+	// private addresses (the farm needs Options.DNS).
+	DNSName string
 	// Role overrides the preset's RoleSpec field by field; Name defaults
 	// to "proxy", Min and Max to 1 and 2.
 	Role farm.RoleSpec
@@ -57,6 +60,7 @@ func Squid(o SquidOptions) Preset {
 		"squid_cache_mb": itoa(o.CacheMB),
 		"squid_mem_mb":   itoa(o.MemMB),
 	}, o.Role)
+	withDNS(&role, o.Role, o.DNSName, "private")
 	if o.Role.HealthChecks == nil {
 		role.HealthChecks = []farm.HealthCheckSpec{{Name: "squid", Kind: "tcp", Host: tcpHost(role.Variables["squid_bind"]), Port: atoiOr(role.Variables["squid_port"], 3128)}}
 	}
@@ -108,6 +112,9 @@ if [ ! -d "$CACHE/00" ]; then squid -z --foreground -f "$CONF"; fi
 // MemcachedOptions tune the memcached preset; zero values mean the
 // defaults given with each field.
 type MemcachedOptions struct {
+	// DNSName, when set, is a name the farm keeps pointing at the role's
+	// private addresses (the farm needs Options.DNS).
+	DNSName string
 	// Role overrides the preset's RoleSpec field by field; Name defaults
 	// to "cache", Min and Max to 1 and 4.
 	Role farm.RoleSpec
@@ -147,6 +154,7 @@ func Memcached(o MemcachedOptions) Preset {
 		"memcached_mb":    itoa(o.MemoryMB),
 		"memcached_conns": itoa(o.Connections),
 	}, o.Role)
+	withDNS(&role, o.Role, o.DNSName, "private")
 	if o.Role.HealthChecks == nil {
 		role.HealthChecks = []farm.HealthCheckSpec{{Name: "memcached", Kind: "tcp", Host: tcpHost(role.Variables["memcached_bind"]), Port: atoiOr(role.Variables["memcached_port"], 11211)}}
 	}
