@@ -48,7 +48,10 @@ type persister struct {
 	appended []store.Op      // records written once (history) and deletions
 	launches map[string]bool // launch keys in the store
 	leaving  map[string]bool // leaving keys in the store
-	history  map[string]uint64
+	// What launches and leaving become once the flush under way is
+	// written; nil when it does not change them.
+	nextLaunches, nextLeaving map[string]bool
+	history                   map[string]uint64
 	// restored state waiting for the servers it names to be listed.
 	masters  map[string]string // role → the master's server ID
 	prefer   map[string]string // role → the candidate of a failover cut short
@@ -104,6 +107,10 @@ func (f *Farm) flush(ctx context.Context) error {
 		n := min(len(ops), store.MaxOps)
 		if err := p.st.Apply(ctx, ops[:n]...); err != nil {
 			f.mu.Lock()
+			// The sets of saved launch and leaving keys stay as they were:
+			// the next flush writes again what may be missing (puts and
+			// deletes are idempotent).
+			p.nextLaunches, p.nextLeaving = nil, nil
 			for k := range dirty {
 				p.dirty[k] = true
 			}
@@ -115,6 +122,14 @@ func (f *Farm) flush(ctx context.Context) error {
 		}
 		ops = ops[n:]
 	}
+	f.mu.Lock()
+	if p.nextLaunches != nil {
+		p.launches, p.nextLaunches = p.nextLaunches, nil
+	}
+	if p.nextLeaving != nil {
+		p.leaving, p.nextLeaving = p.nextLeaving, nil
+	}
+	f.mu.Unlock()
 	return nil
 }
 

@@ -118,7 +118,7 @@ func (f *Farm) encodeLocked(key string) []store.Op {
 				ops = append(ops, store.Delete(k))
 			}
 		}
-		p.launches = now
+		p.nextLaunches = now // in force once the batch is written
 		return ops
 	case key == keyLeaving:
 		var ops []store.Op
@@ -141,7 +141,7 @@ func (f *Farm) encodeLocked(key string) []store.Op {
 				ops = append(ops, store.Delete(k))
 			}
 		}
-		p.leaving = now
+		p.nextLeaving = now
 		return ops
 	}
 	return nil

@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -145,15 +146,23 @@ func TestALaunchIsWrittenAheadAndRetriedWithItsTokenAfterARestart(t *testing.T) 
 	}
 }
 
-// failingStore fails every write once broken.
+// failingStore fails every write once broken, and the next write of a
+// key with the prefix failNext.
 type failingStore struct {
 	store.Store
-	broken bool
+	broken   bool
+	failNext string
 }
 
 func (s *failingStore) Apply(ctx context.Context, ops ...store.Op) error {
 	if s.broken {
 		return errors.New("disk full")
+	}
+	for _, op := range ops {
+		if s.failNext != "" && strings.HasPrefix(op.Key, s.failNext) {
+			s.failNext = ""
+			return errors.New("disk full")
+		}
 	}
 	return s.Store.Apply(ctx, ops...)
 }
@@ -444,5 +453,37 @@ func TestRecordsOfLaterFeaturesAreKeptAndHandedBack(t *testing.T) {
 	r.tickFarm(second, 30*time.Second)
 	if v, err := st.Get(r.ctx, "backup/db/0001"); err != nil || len(v) == 0 {
 		t.Fatalf("the farm dropped a record it does not know: %q, %v", v, err)
+	}
+}
+
+func TestALaunchIsWrittenAheadEvenAfterAFailedWrite(t *testing.T) {
+	spec := appSpec(3, 3)
+	st := &failingStore{Store: farmStore(t, spec.Name)}
+	r := newRig(t, spec, nil, fake.Options{})
+	f, err := New(spec, stalledLaunches{r.cloud}, &Options{Clock: r.clk, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st.failNext = keyLaunch // the first write-ahead fails: nothing is called
+	if err := f.Launch(r.ctx); err == nil || launchCalls(r.cloud) != 0 {
+		t.Fatalf("Launch = %v with %d launch calls, want the store's error and none", err, launchCalls(r.cloud))
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 200*time.Millisecond)
+	f.Reconcile(ctx) // the launches are written, then called; the calls never return
+	cancel()
+	rs, _ := f.Status().Role("app")
+	saved, _ := st.List(r.ctx, keyLaunch)
+	if rs.Launching == 0 || len(saved) == 0 {
+		t.Fatalf("%d servers launching, %d launch records saved: every launch called must be saved first", rs.Launching, len(saved))
+	}
+	n := 0
+	for _, kv := range saved {
+		var lr launchRecord
+		json.Unmarshal(kv.Value, &lr)
+		n += len(lr.Slots)
+	}
+	if n != rs.Launching {
+		t.Fatalf("the saved launches hold %d servers, %d are launching", n, rs.Launching)
 	}
 }
