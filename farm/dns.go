@@ -205,6 +205,7 @@ func (v *validator) dnsSpec(s Spec) {
 			}
 		}
 		v.primarySpec(path, name, r, masterNames)
+		v.backupSpec(path, name, r)
 	}
 }
 

@@ -123,6 +123,10 @@ func (r RoleSpec) cloneBehaviours() RoleSpec {
 		n := *r.NFS
 		r.NFS = &n
 	}
+	if r.Backup != nil {
+		b := *r.Backup
+		r.Backup = &b
+	}
 	return r
 }
 

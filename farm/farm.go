@@ -137,9 +137,10 @@ type Farm struct {
 	cloudLive   int // servers with the farm tag the last listing showed not gone
 	lastErr     string
 	orphans     map[string]bool
-	scaling     *farmScaling // see scaling.go
-	scratch     tickScratch  // buffers Reconcile reuses, under tickMu
-	persist     *persister   // nil without Options.Store; see persist.go
+	scaling     *farmScaling   // see scaling.go
+	scratch     tickScratch    // buffers Reconcile reuses, under tickMu
+	persist     *persister     // nil without Options.Store; see persist.go
+	backups     *backupControl // nil without backup sections; see backup_run.go
 }
 
 // roleState is the controller's state of one role.
@@ -283,6 +284,7 @@ func newFarm(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 		f.order = append(f.order, r.Name)
 	}
 	errs = append(errs, f.initScaling()...)
+	errs = append(errs, f.initBackups()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -169,6 +169,11 @@ func (f *Farm) Run(ctx context.Context) error {
 		defer close(scalingDone)
 		f.scalingLoop(ctx)
 	}()
+	backupDone := make(chan struct{})
+	go func() {
+		defer close(backupDone)
+		f.backupLoop(ctx) // see backup_run.go
+	}()
 	ticker := f.clk.NewTicker(f.opts.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -180,6 +185,7 @@ func (f *Farm) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			<-healthDone
 			<-scalingDone
+			<-backupDone
 			f.waitBackground()
 			return nil
 		}

@@ -119,6 +119,8 @@ type RoleSpec struct {
 	// NFS makes the role an NFS server whose clients remount it when it
 	// moves; see [NFSSpec].
 	NFS *NFSSpec `yaml:"nfs,omitempty"`
+	// Backup backs the role's data up on an interval; see [BackupSpec].
+	Backup *BackupSpec `yaml:"backup,omitempty"`
 }
 
 // HealthCheckSpec defines one health check of a role.
