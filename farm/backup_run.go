@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,6 +154,9 @@ func (f *Farm) RunBackups(ctx context.Context) error {
 		}
 		if due, _ := backupDue(now, bc.loc, rb.window, rb.spec.Interval, last, running); !due {
 			continue
+		}
+		if _, ok := backupServer(f.Servers(role), cmp.Or(rb.spec.From, BackupFromReplica)); !ok {
+			continue // none in service yet: wait rather than fail
 		}
 		b, err := bc.start(ctx, role)
 		if err != nil {

@@ -24,6 +24,7 @@ const (
 	MariaDBRepointScript   = "mariadb-repoint"
 	MariaDBBackupScript    = "mariadb-backup"
 	MariaDBRestoreScript   = "mariadb-restore"
+	MariaDBDeleteScript    = "mariadb-backup-delete"
 )
 
 // MariaDBOptions configure the MariaDB preset. Only Image and MasterName
@@ -62,6 +63,19 @@ type MariaDBOptions struct {
 	// Variables override the preset's variables (see MariaDBVariables)
 	// and add others.
 	Variables map[string]string
+	// Backup is the role's backup section; nil means a mariadb-dump
+	// taken on a replica every 24 hours, the newest 7 kept
+	// (MariaDBBackup).
+	Backup *farm.BackupSpec
+}
+
+// MariaDBBackup is the preset's default backup: a gzipped mariadb-dump of
+// every database, taken on a replica (the master when none is in service)
+// every 24 hours at any time of day, the newest 7 kept, older dumps
+// deleted by mariadb-backup-delete.
+func MariaDBBackup() farm.BackupSpec {
+	return farm.BackupSpec{Interval: 24 * time.Hour, Keep: 7, Method: farm.BackupScript,
+		Script: MariaDBBackupScript, DeleteScript: MariaDBDeleteScript, From: farm.BackupFromReplica, Timeout: 6 * time.Hour}
 }
 
 // MariaDB returns the MariaDB master/replica preset: a database role
@@ -89,10 +103,13 @@ type MariaDBOptions struct {
 //   - NewDBMaster: mariadb-repoint points every other replica at the new
 //     master once the master name resolves to it.
 //
-// mariadb-backup (a gzipped mariadb-dump of all databases, taken in one
-// transaction with its GTID position) and mariadb-restore (seeds a server
-// from a dump, without binlogging it, and sets its gtid_slave_pos) are in
-// the library for backups and for seeding servers.
+// Backups (farm.BackupSpec, MariaDBBackup by default): mariadb-backup
+// writes a gzipped mariadb-dump of all databases, taken in one transaction
+// with its GTID position, on a replica, and prints its path (the backup's
+// ID); mariadb-backup-delete removes dumps past retention. mariadb-restore
+// seeds a server from a dump (the newest, or mariadb_restore_path) without
+// binlogging it, and sets its gtid_slave_pos so that mariadb-setup then
+// makes it a replica that continues from the dump.
 //
 // With AFTER_SYNC, a commit is acknowledged to the client only once a
 // replica has it in its relay log, so the most advanced replica holds every
@@ -149,6 +166,10 @@ func MariaDB(o MariaDBOptions) (farm.RoleSpec, []scripting.Script, error) {
 	if ttl == 0 {
 		ttl = 30 * time.Second
 	}
+	backup := MariaDBBackup()
+	if o.Backup != nil {
+		backup = *o.Backup
+	}
 	spec := farm.RoleSpec{
 		Name:         role,
 		Image:        o.Image,
@@ -171,6 +192,7 @@ func MariaDB(o MariaDBOptions) (farm.RoleSpec, []scripting.Script, error) {
 			FenceScript:    MariaDBFenceScript,
 			OldMaster:      farm.OldMasterTerminate,
 		},
+		Backup: &backup,
 	}
 	return spec, MariaDBScripts(), nil
 }
@@ -241,6 +263,7 @@ func MariaDBScripts() []scripting.Script {
 		{MariaDBRepointScript, mariadbRepoint, "points a replica at the new master"},
 		{MariaDBBackupScript, mariadbBackup, "dumps every database (gzipped) and prints the file's path"},
 		{MariaDBRestoreScript, mariadbRestore, "seeds the server from a dump and sets its replication position"},
+		{MariaDBDeleteScript, mariadbDelete, "deletes a dump of the backup directory (backup_id)"},
 	}
 	out := make([]scripting.Script, len(parts))
 	for i, p := range parts {

@@ -4,9 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/farmhand/farmhand/farm"
+	"github.com/farmhand/farmhand/farm/roles"
 	"github.com/farmhand/farmhand/internal/bindtest"
 	"github.com/farmhand/farmhand/internal/mariadbtest"
 )
@@ -61,6 +66,53 @@ func TestMariaDBFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	if fo.OldMaster != old.ID {
 		t.Errorf("failover of %s, want %s", fo.OldMaster, old.ID)
+	}
+
+	// A backup through the farm, taken on a replica, seeds a fresh server
+	// that then holds every acknowledged row.
+	b, err := r.Farm.BackupNow(ctx, r.Role)
+	for end := time.Now().Add(time.Minute); err != nil && strings.Contains(err.Error(), "is running") && time.Now().Before(end); {
+		time.Sleep(100 * time.Millisecond) // the farm's own first backup
+		b, err = r.Farm.BackupNow(ctx, r.Role)
+	}
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, r.FailedScripts(ctx))
+	}
+	if m, _ := r.Master(); b.Server == m.ID || b.Status != farm.BackupStatusComplete || !strings.HasSuffix(b.ID, ".sql.gz") {
+		t.Fatalf("backup = %+v, want a dump taken on a replica (master %s)", b, m.ID)
+	}
+	dir := filepath.Join(t.TempDir(), "fresh")
+	vars := mariadbtest.Vars(dir, mariadbtest.Addresses(1)[0], r.Port)
+	vars["mariadb_restore_path"] = b.ID
+	t.Cleanup(func() { mariadbtest.Stop(dir) })
+	if _, err := mariadbtest.Run(ctx, roles.MariaDBInstallScript, vars); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := mariadbtest.Run(ctx, roles.MariaDBRestoreScript, vars); err != nil {
+		t.Fatalf("restore: %v %s", err, out)
+	}
+	out, err := mariadbtest.SQL(ctx, dir, "SELECT n FROM app.t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := map[string]bool{}
+	for _, f := range strings.Fields(out) {
+		restored[f] = true
+	}
+	for _, n := range res.AckedRows {
+		if !restored[strconv.Itoa(n)] {
+			t.Fatalf("acknowledged row %d is not in the restored backup (%d rows)", n, len(restored))
+		}
+	}
+	// The farm's own backup loop may have taken one too.
+	recs, err := r.Farm.Backups(ctx, r.Role)
+	if err != nil || len(recs) == 0 || recs[0].ID != b.ID {
+		t.Fatalf("backup records = %+v, %v; want this one newest", recs, err)
+	}
+	for _, rec := range recs {
+		if rec.Status != farm.BackupStatusComplete {
+			t.Errorf("backup %d: %s %s", rec.Seq, rec.Status, rec.Err)
+		}
 	}
 }
 

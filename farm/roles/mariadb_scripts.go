@@ -217,3 +217,15 @@ gtid=$(gzip -dc "$f" | sed -n "s/^-- SET GLOBAL gtid_slave_pos='\([0-9,-]*\)'.*/
 sql "RESET MASTER; SET GLOBAL gtid_slave_pos='$gtid';"
 echo "restored $f at $gtid"
 `
+
+// mariadbDelete removes a dump named by backup_id, only from the backup
+// directory.
+const mariadbDelete = `
+dir="%mariadb_backup_dir%"
+f='%backup_id%'
+case "$f" in
+  "$dir"/mariadb-*.sql.gz) rm -f -- "$f" ;;
+  *) echo "not a dump of $dir: $f" >&2; exit 1 ;;
+esac
+echo "deleted $f"
+`

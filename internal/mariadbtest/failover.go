@@ -14,8 +14,9 @@ import (
 type FailoverResult struct {
 	// Acked is the number of rows the writer saw acknowledged; Lost those
 	// of them missing on the new master.
-	Acked int
-	Lost  []int
+	Acked     int
+	AckedRows []int
+	Lost      []int
 	// WritesResumed is the time from the master's SIGKILL to the writer's
 	// first acknowledged commit after it.
 	WritesResumed time.Duration
@@ -99,7 +100,7 @@ func (r *Farm) CrashMaster(ctx context.Context, warm int) (res FailoverResult, e
 		return res, err
 	}
 	acked := w.Stop()
-	res.Acked = len(acked)
+	res.Acked, res.AckedRows = len(acked), acked
 	rows, err := r.Rows(ctx, res.Failover.NewMaster)
 	if err != nil {
 		return res, err
