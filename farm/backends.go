@@ -33,6 +33,8 @@ import (
 // once their requests in progress have ended, or ctx ends) and remove them.
 // A call with the set already in place must change nothing. The error is
 // reported in [Farm.BackendsStatus] and the next call tries again.
+// Package farm/backendstest is the conformance suite implementations run
+// against their real load balancer.
 type Backends interface {
 	SetBackends(ctx context.Context, lb string, servers []Server) error
 }

@@ -37,8 +37,9 @@ type HAProxyBackends struct {
 	lbBase
 	drain time.Duration
 
-	// Address returns the address HAProxy sends a server's requests to;
-	// nil means its private IP. Set it before Bind.
+	// Address returns the address HAProxy sends a server's requests to, an
+	// IP (with haproxy_backend_port) or "IP:port"; nil means its private
+	// IP. Set it before Bind.
 	Address func(farm.Server) string
 
 	fmu       sync.Mutex

@@ -109,8 +109,9 @@ nginx -t -q -c "$CONF"
 type NginxBackends struct {
 	lbBase
 
-	// Address returns the address nginx sends a server's requests to;
-	// nil means its private IP. Set it before Bind.
+	// Address returns the address nginx sends a server's requests to, an
+	// IP (with nginx_lb_backend_port) or "IP:port"; nil means its private
+	// IP. Set it before Bind.
 	Address func(farm.Server) string
 }
 
@@ -127,7 +128,11 @@ func (b *NginxBackends) UpstreamLines(servers []farm.Server) string {
 		if ip == "" {
 			continue
 		}
-		fmt.Fprintf(&sb, "server %s max_fails=1 fail_timeout=5s;\n", net.JoinHostPort(ip, b.vars["nginx_lb_backend_port"]))
+		addr := ip
+		if _, _, err := net.SplitHostPort(ip); err != nil {
+			addr = net.JoinHostPort(ip, b.vars["nginx_lb_backend_port"])
+		}
+		fmt.Fprintf(&sb, "server %s max_fails=1 fail_timeout=5s;\n", addr)
 	}
 	if sb.Len() == 0 {
 		sb.WriteString("server 127.0.0.1:9 down;\n") // an upstream needs one
