@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/internal/lbtest"
+	"go.uber.org/goleak"
 )
 
 // requirePrograms skips a test whose programs are missing, and fails it
@@ -45,6 +46,7 @@ func TestNginxLBDrainsWhileTheFarmScales(t *testing.T) {
 
 func runLB(t *testing.T, o lbtest.Options) lbtest.Result {
 	t.Helper()
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	o.Dir, o.Log = t.TempDir(), t.Logf

@@ -249,7 +249,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	logf("farm up: app %v behind %s at %s:%d", running(f, "app"), kind, lbAddr, lbPort)
 	// The load balancer has its backends before it enters service: the
 	// first request must succeed.
-	if err := get(ctx, &http.Client{Timeout: 5 * time.Second}, fmt.Sprintf("http://%s:%d/", lbAddr, lbPort)); err != nil {
+	first := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if err := get(ctx, first, fmt.Sprintf("http://%s:%d/", lbAddr, lbPort)); err != nil {
 		return res, fmt.Errorf("first request through the load balancer: %w", err)
 	}
 
@@ -266,8 +267,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			defer client.CloseIdleConnections()
+			tr := &http.Transport{}
+			client := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+			defer tr.CloseIdleConnections()
 			for loopCtx.Err() == nil {
 				err := get(loopCtx, client, url)
 				if loopCtx.Err() != nil {
