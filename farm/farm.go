@@ -617,24 +617,38 @@ func (f *Farm) Close() error {
 }
 
 // Settle waits until the work Reconcile started in the background (the
-// HostInit, BeforeHostUp and BeforeHostTerminate hooks) has finished, and
-// every event fired so far has reached the subscribers and hooks. Tests and
+// HostInit, BeforeHostUp and BeforeHostTerminate hooks, and the choice of
+// a database or NFS role's master) has finished, and every event fired so
+// far has reached the subscribers and hooks. Tests and
 // examples use it to observe a quiet farm.
 func (f *Farm) Settle(ctx context.Context) error {
 	for {
+		for {
+			f.mu.Lock()
+			n, ch := f.bgCount, f.changed
+			f.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err := f.bus.flush(ctx); err != nil {
+			return err
+		}
+		// A hook that got an event may have started background work
+		// (the failover worker choosing a role's first master): wait
+		// for it too.
 		f.mu.Lock()
-		n, ch := f.bgCount, f.changed
+		n := f.bgCount
 		f.mu.Unlock()
 		if n == 0 {
-			break
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+			return nil
 		}
 	}
-	return f.bus.flush(ctx)
 }
 
 // goLocked runs fn in a goroutine the farm owns: Run and Close wait for it,
@@ -674,7 +688,8 @@ func (f *Farm) Wait(ctx context.Context, cond func(Status) bool) error {
 }
 
 // WaitReady returns once every role has its desired number of servers
-// Running and none launching or leaving. Something must drive the farm
+// Running and none launching or leaving, and every database or NFS role
+// its master ([Status.Ready]). Something must drive the farm
 // meanwhile (Run, or calls of Reconcile).
 func (f *Farm) WaitReady(ctx context.Context) error {
 	return f.Wait(ctx, Status.Ready)

@@ -44,6 +44,9 @@ type RoleStatus struct {
 	Note string
 	// LastError is the last launch error of the role.
 	LastError string
+	// NeedsMaster is set for a database or NFS role: it is ready only once
+	// one of its servers in service is marked master.
+	NeedsMaster bool
 }
 
 // Role returns the named role's status.
@@ -69,10 +72,23 @@ func (s Status) Ready() bool {
 }
 
 // Ready reports whether the role has exactly its desired number of servers
-// Running and none on the way in or out.
+// Running and none on the way in or out, and, for a database or NFS role
+// with servers, its master.
 func (r RoleStatus) Ready() bool {
 	return r.Counts[StateRunning] == r.Desired && r.Counts[StatePending] == 0 &&
-		r.Counts[StateInitializing] == 0 && r.Counts[StatePendingTerminate] == 0 && r.Launching == 0
+		r.Counts[StateInitializing] == 0 && r.Counts[StatePendingTerminate] == 0 && r.Launching == 0 &&
+		(!r.NeedsMaster || r.Desired == 0 || r.hasMaster())
+}
+
+// hasMaster reports whether a server of the role in service is marked
+// master.
+func (r RoleStatus) hasMaster() bool {
+	for _, s := range r.Servers {
+		if s.Master && s.State == StateRunning {
+			return true
+		}
+	}
+	return false
 }
 
 // String formats the status as a small table, one line per role and one
@@ -155,6 +171,7 @@ func (f *Farm) statusLocked() Status {
 			Name: name, Desired: rs.desired, Min: rs.min, Max: rs.max,
 			Counts: maps.Clone(counts), Launching: launching, Servers: servers,
 			AvoidedZones: avoided, Note: rs.note, LastError: rs.lastErr,
+			NeedsMaster: rs.spec.primaryRole(),
 		})
 	}
 	return st
