@@ -38,8 +38,11 @@ type FarmOptions struct {
 	// Logger gets the farm's log; nil discards it.
 	Logger *slog.Logger
 	// Tune, when set, changes the spec and options before the farm is
-	// built.
-	Tune func(*farm.Spec, *farm.Options)
+	// built (adding roles, saving their scripts in
+	// opts.Scripting.Library).
+	Tune func(spec *farm.Spec, opts *farm.Options) error
+	// Built, when set, is called with the farm before it launches.
+	Built func(*farm.Farm)
 	// Scripts are saved in the library next to the preset's.
 	Scripts []scripting.Script
 }
@@ -148,10 +151,15 @@ func StartFarm(ctx context.Context, o FarmOptions) (_ *Farm, err error) {
 			SSH: scripting.ExecutorOptions{DialTimeout: 10 * time.Second}},
 	}
 	if o.Tune != nil {
-		o.Tune(&spec, opts)
+		if err := o.Tune(&spec, opts); err != nil {
+			return nil, err
+		}
 	}
 	if r.Farm, err = farm.New(spec, r.Cloud, opts); err != nil {
 		return nil, err
+	}
+	if o.Built != nil {
+		o.Built(r.Farm)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
