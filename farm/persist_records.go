@@ -22,8 +22,13 @@ type farmRecord struct {
 type roleRecord struct {
 	Desired int  `json:"desired"`
 	ByUser  bool `json:"by_user,omitempty"` // set by the program, the API or the policy
-	Min     int  `json:"min"`
-	Max     int  `json:"max"`
+	// Min and Max are the bounds in force (a schedule window's, say);
+	// BaseMin and BaseMax the role's own, as the spec or SetBounds set
+	// them, over which the policy's windows apply.
+	Min     int `json:"min"`
+	Max     int `json:"max"`
+	BaseMin int `json:"base_min"`
+	BaseMax int `json:"base_max"`
 }
 
 // scalingRecord is a "scaling/" key: the policy's state between
@@ -90,7 +95,12 @@ func (f *Farm) encodeLocked(key string) []store.Op {
 		if rs == nil {
 			return nil
 		}
-		return []store.Op{store.Put(key, mustJSON(roleRecord{Desired: rs.desired, ByUser: rs.desiredByUser, Min: rs.min, Max: rs.max}))}
+		rec := roleRecord{Desired: rs.desired, ByUser: rs.desiredByUser, Min: rs.min, Max: rs.max, BaseMin: rs.min, BaseMax: rs.max}
+		if rsc := f.scaling.roles[rs.spec.Name]; rsc != nil {
+			p := rsc.ev.Policy()
+			rec.BaseMin, rec.BaseMax = p.Min, p.Max
+		}
+		return []store.Op{store.Put(key, mustJSON(rec))}
 	case strings.HasPrefix(key, keyScaling):
 		rsc := f.scaling.roles[key[len(keyScaling):]]
 		if rsc == nil {

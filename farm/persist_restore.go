@@ -49,12 +49,17 @@ func (f *Farm) restore() error {
 		if rs == nil {
 			continue // the spec no longer has the role
 		}
-		if rr.Min >= 0 && rr.Max >= 1 && rr.Min <= rr.Max && (rr.Min != rs.min || rr.Max != rs.max) {
-			if err := f.setScalingBaseLocked(name, rr.Min, rr.Max); err == nil {
-				rs.min, rs.max = rr.Min, rr.Max
+		valid := func(lo, hi int) bool { return lo >= 0 && hi >= 1 && lo <= hi }
+		if valid(rr.BaseMin, rr.BaseMax) && (rr.BaseMin != rs.spec.Min || rr.BaseMax != rs.spec.Max) {
+			// SetBounds moved the role's own bounds.
+			if err := f.setScalingBaseLocked(name, rr.BaseMin, rr.BaseMax); err == nil {
+				rs.min, rs.max = rr.BaseMin, rr.BaseMax
 			} else {
 				f.log.Warn("farm: saved bounds do not fit the role's policy; keeping the spec's", "role", name, "err", err)
 			}
+		}
+		if valid(rr.Min, rr.Max) {
+			rs.min, rs.max = rr.Min, rr.Max // the bounds in force, until the policy's next evaluation
 		}
 		rs.desired = min(max(rr.Desired, rs.min), rs.max)
 		if f.terminating {

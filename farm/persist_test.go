@@ -487,3 +487,24 @@ func TestALaunchIsWrittenAheadEvenAfterAFailedWrite(t *testing.T) {
 		t.Fatalf("the saved launches hold %d servers, %d are launching", n, rs.Launching)
 	}
 }
+
+func TestBoundsSetByTheProgramSurviveARestart(t *testing.T) {
+	spec := appSpec(1, 5)
+	spec.Roles[0].Scaling = &ScalingSpec{API: &APISpec{}}
+	st := farmStore(t, spec.Name)
+	r := newRig(t, spec, &Options{Store: st}, fake.Options{})
+	r.farm.Launch(r.ctx)
+	if err := r.farm.SetBounds("app", 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	second := r.restart(spec, Options{Store: st})
+	if app := second.Spec().Roles[0]; app.Min != 2 || app.Max != 3 {
+		t.Fatalf("restored bounds %d..%d, want 2..3", app.Min, app.Max)
+	}
+	if err := second.SetDesired("app", 4); err == nil {
+		t.Fatal("SetDesired above the restored max succeeded")
+	}
+	if err := second.APITarget().SetDesired(r.ctx, "app", 4); err == nil {
+		t.Fatal("the API set a count above the restored max")
+	}
+}
