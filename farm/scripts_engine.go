@@ -385,6 +385,9 @@ func (e *scriptEngine) forgetServer(id string) {
 	delete(e.addrs, id)
 	delete(e.reached, id)
 	e.mu.Unlock()
+	for _, addr := range dropped {
+		e.pool.Forget(addr)
+	}
 	e.dropPins(dropped) // see scripts_pins_saved.go
 }
 

@@ -268,6 +268,38 @@ func (p *Pool) Stats() PoolStats {
 	return s
 }
 
+// Forget closes the pool's connections to addr ("host:port", or "host"
+// for port 22): at once when idle, else when their runs end. Call it when
+// the server there leaves, alongside [HostKeys.Forget].
+func (p *Pool) Forget(addr string) {
+	addr = Target{Addr: addr}.addr()
+	p.mu.Lock()
+	var idle []*pooledConn
+	for key, pc := range p.conns {
+		if pc.addr != addr {
+			continue
+		}
+		select {
+		case <-pc.ready:
+		default:
+			continue // still dialing: its trust is checked on first reuse
+		}
+		pc.dead = true
+		p.stats.Discarded++
+		delete(p.conns, key)
+		if pc.timer != nil {
+			pc.timer.Stop()
+		}
+		if pc.inUse == 0 {
+			idle = append(idle, pc)
+		}
+	}
+	p.mu.Unlock()
+	for _, pc := range idle {
+		pc.close()
+	}
+}
+
 // Close closes the idle connections now and the others when their runs
 // end. Runs started after Close fail with [ErrPoolClosed].
 func (p *Pool) Close() error {

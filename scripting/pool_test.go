@@ -192,6 +192,33 @@ func TestPoolReusesAConnectionOnlyWhileItsHostKeyIsTrusted(t *testing.T) {
 	}
 }
 
+func TestPoolForgetClosesTheConnectionsToAnAddress(t *testing.T) {
+	s := sharedSSHD(t)
+	p, _, ct := newPool(t, s, nil)
+	ctx := context.Background()
+	a, b := target(s), target(s)
+	b.ServerID = "i-2"
+	for _, tg := range []scripting.Target{a, b} {
+		if _, err := p.Output(ctx, tg, "true"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Forget("127.0.0.2:22") // another address: nothing happens
+	if st := p.Stats(); st.Open != 2 {
+		t.Fatalf("Stats after forgetting another address = %+v", st)
+	}
+	p.Forget(s.Addr)
+	if st := p.Stats(); st.Open != 0 || st.Discarded != 2 {
+		t.Fatalf("Stats after Forget = %+v, want none open and 2 discarded", st)
+	}
+	if _, err := p.Output(ctx, a, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if n := ct.count(); n != 3 {
+		t.Errorf("%d connections, want 3", n)
+	}
+}
+
 func TestPoolClosesIdleConnections(t *testing.T) {
 	s := sharedSSHD(t)
 	p, _, ct := newPool(t, s, &scripting.PoolOptions{IdleTimeout: 50 * time.Millisecond})
