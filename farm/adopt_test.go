@@ -1,6 +1,7 @@
 package farm
 
 import (
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -209,5 +210,46 @@ func TestLaunchAfterTerminateStartsTheFarmAgain(t *testing.T) {
 	st := r.farm.Status()
 	if app, _ := st.Role("app"); !st.Launched || st.Terminating || app.Desired != 2 || app.Counts[StateRunning] != 2 {
 		t.Fatalf("relaunched farm:\n%s", st)
+	}
+}
+
+func TestAdoptedServersAreRegisteredWithTheirLoadBalancerAgain(t *testing.T) {
+	spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 2, Max: 2, LoadBalancer: "www"}}}
+	r := newRig(t, spec, nil, fake.Options{LoadBalancers: []string{"www"}})
+	r.farm.Launch(r.ctx)
+	for range 5 {
+		r.tick(30 * time.Second)
+	}
+	if got := r.cloud.Registered("www"); len(got) != 2 {
+		t.Fatalf("first controller registered %v, want both servers", got)
+	}
+	// The first controller dies; meanwhile the load balancer loses its
+	// members (an operator's mistake, a recreated balancer).
+	if err := r.cloud.Deregister(r.ctx, "www", r.cloud.Registered("www")...); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.cloud.Registered("www"); len(got) != 0 {
+		t.Fatalf("the emptied load balancer has members %v", got)
+	}
+	second, err := New(spec, r.cloud, &Options{Clock: r.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := second.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Settle(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range second.Servers("app") {
+		if !s.Adopted || s.State != StateRunning {
+			t.Fatalf("server %s: adopted %v, state %s", s.ID, s.Adopted, s.State)
+		}
+		want = append(want, s.ID)
+	}
+	if got := r.cloud.Registered("www"); !slices.Equal(got, want) {
+		t.Fatalf("registered after the takeover: %v, want the adopted %v", got, want)
 	}
 }

@@ -138,6 +138,7 @@ type Farm struct {
 	lastErr     string
 	orphans     map[string]bool
 	scaling     *farmScaling   // see scaling.go
+	lb          *lbHook        // nil when no role uses a provider load balancer
 	scratch     tickScratch    // buffers Reconcile reuses, under tickMu
 	persist     *persister     // nil without Options.Store; see persist.go
 	backups     *backupControl // nil without backup sections; see backup_run.go

@@ -343,6 +343,9 @@ func (f *Farm) adoptLocked(cs provider.Server, rs *roleState, byToken map[string
 		r.scheduleChecks(len(rs.checks), now)
 	}
 	f.records[cs.ID] = r
+	if r.srv.State == StateRunning {
+		f.registerAdoptedLocked(r)
+	}
 	f.log.Info("farm: adopted server", "role", rs.spec.Name, "server", cs.ID, "index", idx, "cloud_state", string(cs.State))
 	return r
 }

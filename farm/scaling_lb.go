@@ -39,7 +39,29 @@ func (f *Farm) addLoadBalancerHook() {
 	if len(names) == 0 {
 		return
 	}
-	f.AddHook(&lbHook{f: f, lb: lb, names: names, servers: map[string]*lbServer{}})
+	f.lb = &lbHook{f: f, lb: lb, names: names, servers: map[string]*lbServer{}}
+	f.AddHook(f.lb)
+}
+
+// registerAdoptedLocked registers a server adopted in service with its
+// role's load balancer, in the background (bounded by
+// Options.StepTimeout): it never fired HostUp with this controller, and
+// the controller that registered it may have died before, or the load
+// balancer may have dropped it meanwhile. Registering twice is no error.
+func (f *Farm) registerAdoptedLocked(r *record) {
+	if f.lb == nil || f.lb.names[r.srv.Role] == "" || f.closed {
+		return
+	}
+	srv := r.srv.Clone()
+	ctx := f.closeCtx
+	f.goLocked(func() {
+		err := f.withStepTimeout(ctx, func(ctx context.Context) error {
+			return f.lb.HandleEvent(ctx, Event{Type: HostUp, Role: srv.Role, Server: &srv, Reason: "adopted in service"})
+		})
+		if err != nil && ctx.Err() == nil {
+			f.log.Warn("farm: cannot register an adopted server with its load balancer", "role", srv.Role, "server", srv.ID, "err", err)
+		}
+	})
 }
 
 // lbHook keeps a load balancer's members in step with a role's servers.
