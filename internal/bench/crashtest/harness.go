@@ -29,6 +29,7 @@ import (
 // config is one run.
 type config struct {
 	points  int
+	shift   int // moves every kill point by this many lines
 	tick    time.Duration
 	limit   time.Duration
 	verbose bool
@@ -76,11 +77,11 @@ var phases = []struct {
 	{goalTerminate, 0, 0, 0, 9},
 }
 
-func stepOf(i int) step {
+func stepOf(i, shift int) step {
 	ph := phases[i%len(phases)]
 	cycle := i / len(phases)
 	// 1, 1+7, 1+14, ... modulo the goal's length: every line in turn.
-	k := 1 + (cycle*7+i%len(phases))%ph.progress
+	k := 1 + (cycle*7+i%len(phases)+shift)%ph.progress
 	return step{goal: ph.goal, api: ph.api, db: ph.db, app: ph.app, killAt: k}
 }
 
@@ -115,7 +116,7 @@ func run(ctx context.Context, c config, log io.Writer) (result, error) {
 		if err := ctx.Err(); err != nil {
 			return r, fmt.Errorf("after %d points: %w", i, err)
 		}
-		st := stepOf(i)
+		st := stepOf(i, c.shift)
 		msg, late, err := e.point(ctx, st, &r)
 		if err != nil {
 			return r, fmt.Errorf("point %d (%s, kill after line %d): %w", i+1, st.goal, st.killAt, err)
@@ -207,11 +208,14 @@ type child struct {
 	lines chan string
 }
 
-func (e *env) spawn(goal string, api int, master string) (*child, error) {
+func (e *env) spawn(goal string, api int, master string, want int) (*child, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=1", "CRASHTEST_DIR="+e.dir, "CRASHTEST_GOAL="+goal, "CRASHTEST_OLD_MASTER="+master)
 	if api > 0 {
 		cmd.Env = append(cmd.Env, "CRASHTEST_API="+strconv.Itoa(api))
+	}
+	if want > 0 && goal != goalTerminate {
+		cmd.Env = append(cmd.Env, "CRASHTEST_WANT="+strconv.Itoa(want))
 	}
 	stderr, err := os.OpenFile(filepath.Join(e.dir, "controller.stderr"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -251,7 +255,7 @@ func (c *child) kill() {
 // and whether the kill came only after the step had converged.
 func (e *env) point(ctx context.Context, st step, r *result) (string, bool, error) {
 	prevMaster := e.master(ctx)
-	c, err := e.spawn(st.goal, st.api, prevMaster)
+	c, err := e.spawn(st.goal, st.api, prevMaster, 0)
 	if err != nil {
 		return "", false, err
 	}
@@ -304,7 +308,7 @@ first:
 	if apiAcked {
 		api = 0 // the count must come from the Store now
 	}
-	c, err = e.spawn(st.goal, api, prevMaster)
+	c, err = e.spawn(st.goal, api, prevMaster, st.app)
 	if err != nil {
 		return "", late, err
 	}

@@ -53,6 +53,7 @@ func main() {
 	}
 	var c config
 	flag.IntVar(&c.points, "points", 100, "kill points (steps of the launch, scale-out, scale-in, failover, terminate cycle)")
+	flag.IntVar(&c.shift, "shift", 0, "move every kill point by this many lines (another run, other points)")
 	flag.DurationVar(&c.tick, "tick", 100*time.Millisecond, "the controller's reconciliation interval")
 	flag.DurationVar(&c.limit, "limit", 30*time.Minute, "bound on the whole run")
 	flag.BoolVar(&c.verbose, "v", false, "print each point")
