@@ -12,8 +12,10 @@
 //
 // # Implementations
 //
-//   - Memory (NewMemory): the process's memory, what a farm uses when its
-//     Options name no Store. Nothing survives the process.
+//   - Memory (NewMemory): the process's memory. Nothing survives the
+//     process; two farm objects made in turn on it (a test of a restart)
+//     share their state. (A farm whose Options name no Store writes
+//     nowhere: it keeps its state in its own memory.)
 //   - store/boltstore: one file through go.etcd.io/bbolt, fsynced on every
 //     batch. The embedded default for a controller that must survive a kill.
 //   - store/etcdstore: etcd, for several controllers sharing farms (package

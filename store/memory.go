@@ -8,10 +8,10 @@ import (
 	"sync"
 )
 
-// Memory is a DB in the process's memory: what a farm uses when its
-// Options name no Store. Its state lives as long as the process, so a
-// restarted controller starts from nothing and rebuilds what the cloud's
-// tags can tell it.
+// Memory is a DB in the process's memory. Its state lives as long as the
+// process: farm objects made in turn on it within one process (a test of a
+// restarted controller) find each other's state, but a restarted process
+// starts from nothing and rebuilds what the cloud's tags can tell it.
 type Memory struct {
 	mu     sync.RWMutex
 	farms  map[string]map[string][]byte
