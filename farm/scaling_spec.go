@@ -122,6 +122,8 @@ type ScheduleSpec struct {
 // with Duration. While it is active, Min and Max replace the role's bounds
 // and Desired is the count the schedule votes for.
 type WindowSpec struct {
+	// Name identifies the window in reasons; empty means its days and
+	// hours (or its cron line) describe it.
 	Name string `yaml:"name,omitempty"`
 	// Days are weekday names ("mon", "Monday") or ranges ("mon-fri").
 	Days []string `yaml:"days,omitempty"`

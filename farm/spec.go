@@ -58,8 +58,10 @@ type RoleSpec struct {
 	// ZoneStrategy says how servers are placed over Zones: "even" (the
 	// default) spreads them evenly, "ordered" fills the first usable zone.
 	ZoneStrategy ZoneStrategy `yaml:"zone_strategy,omitempty"`
-	// Min and Max bound the number of servers. Max must be at least 1.
+	// Min is the fewest servers the role runs; 0 means none.
 	Min int `yaml:"min"`
+	// Max is the most servers the role may run. Required: 1 to
+	// MaxRoleServers (10,000), and at least Min.
 	Max int `yaml:"max"`
 	// Desired is the number of servers to start with; 0 means Min.
 	// Scaling and [Farm.SetDesired] change it at run time within Min..Max.
