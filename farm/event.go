@@ -76,6 +76,9 @@ var BuiltinEvents = []EventType{
 	BeforeHostTerminate, RebootComplete, IPAddressChanged, VolumeAttached, NewDBMaster,
 	BackupComplete, BackupFailed, CheckFailed, CheckRecovered, FarmLaunched, FarmTerminated,
 	ScalingDecision,
+	// and the rollout's, see rollout_run.go
+	RolloutStarted, RolloutBatchStarted, RolloutBatchDone, RolloutBatchFailed, RollbackStarted,
+	RolloutPaused, RolloutFinished, RollbackFinished, ScriptsRerun,
 }
 
 // Builtin reports whether t is one of [BuiltinEvents].

@@ -110,6 +110,8 @@ type Farm struct {
 	opts  Options
 	bus   *bus
 	order []string // role names in spec order
+	// rollouts are the roles' rollouts (guarded by mu); see rollout_run.go
+	rollouts map[string]*Rollout
 
 	closeCtx    context.Context
 	closeCancel context.CancelFunc

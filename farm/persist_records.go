@@ -107,6 +107,8 @@ func (f *Farm) encodeLocked(key string) []store.Op {
 			return nil
 		}
 		return []store.Op{store.Put(key, mustJSON(scalingRecord{State: rsc.ev.State(), Last: rsc.last, Next: rsc.next}))}
+	case strings.HasPrefix(key, keyRollout):
+		return f.encodeRolloutLocked(key) // see rollout_run.go
 	case key == keyLaunch:
 		var ops []store.Op
 		now := map[string]bool{}

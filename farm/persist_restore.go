@@ -81,6 +81,9 @@ func (f *Farm) restore() error {
 			p.history[role] = s.historyN[role]
 		}
 	}
+	if err := f.restoreRolloutsLocked(kvs); err != nil { // see rollout_run.go
+		return err
+	}
 	for _, token := range sortedKeys(s.launches) {
 		lr := s.launches[token]
 		rs := f.roles[lr.Role]

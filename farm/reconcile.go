@@ -59,7 +59,8 @@ func (f *Farm) Reconcile(ctx context.Context) error {
 			f.mu.Lock()
 			now := f.clk.Now()
 			f.observeLocked(cloud, now)
-			f.applyRestoredLocked() // see persist_restore.go
+			f.applyRestoredLocked()   // see persist_restore.go
+			f.stepRolloutsLocked(now) // see rollout_run.go
 			f.scratch.giveList(cloud)
 			acts := f.planLocked(ctx, zones, now)
 			f.markLocked(keyLaunch, keyLeaving)
@@ -258,7 +259,8 @@ func (f *Farm) observeLocked(cloud []provider.Server, now time.Time) {
 			// runs instead of shrinking it to the spec's initial count.
 			rs.observed = true
 			if !rs.desiredByUser && !f.terminating {
-				rs.desired = min(max(rs.desired, live, rs.min), rs.max)
+				// A rollout's surge is not the role's count.
+				rs.desired = min(max(rs.desired, live-f.rolloutSurgeLocked(name), rs.min), rs.max)
 				f.markLocked(keyRole + name)
 			}
 		}
@@ -478,7 +480,7 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 	for _, name := range f.order {
 		rs := f.roles[name]
 		in := roleInput{
-			spec: rs.spec, desired: rs.desired, zones: rs.spec.Zones, avoided: map[string]bool{},
+			spec: rs.spec, desired: rs.desired + f.rolloutSurgeLocked(name), zones: rs.spec.Zones, avoided: map[string]bool{},
 			inflightZones: map[string]int{}, backoffUntil: rs.backoffUntil,
 			maxLaunching: f.opts.MaxParallelLaunches, terminating: f.terminating, now: now,
 		}

@@ -37,23 +37,23 @@ func (b Build) matches(s Server) bool {
 type RolloutPhase string
 
 const (
-	// RolloutRolling: replacing the role's servers with the new build.
-	RolloutRolling RolloutPhase = "rolling"
-	// RolloutRollingBack: a batch failed; replacing the servers of the new
+	// PhaseRolling: replacing the role's servers with the new build.
+	PhaseRolling RolloutPhase = "rolling"
+	// PhaseRollingBack: a batch failed; replacing the servers of the new
 	// build with the old one.
-	RolloutRollingBack RolloutPhase = "rolling-back"
-	// RolloutDone: every server runs the new build.
-	RolloutDone RolloutPhase = "done"
-	// RolloutRolledBack: every server runs the old build again.
-	RolloutRolledBack RolloutPhase = "rolled-back"
-	// RolloutPaused: a batch failed and RolloutOptions.OnFailure is
+	PhaseRollingBack RolloutPhase = "rolling-back"
+	// PhaseDone: every server runs the new build.
+	PhaseDone RolloutPhase = "done"
+	// PhaseRolledBack: every server runs the old build again.
+	PhaseRolledBack RolloutPhase = "rolled-back"
+	// PhasePaused: a batch failed and RolloutOptions.OnFailure is
 	// "pause", or the rollback itself failed. The role launches the old
 	// build; [Farm.Apply] of the new spec starts over.
-	RolloutPaused RolloutPhase = "paused"
+	PhasePaused RolloutPhase = "paused"
 )
 
 // Active reports whether the phase still replaces servers.
-func (p RolloutPhase) Active() bool { return p == RolloutRolling || p == RolloutRollingBack }
+func (p RolloutPhase) Active() bool { return p == PhaseRolling || p == PhaseRollingBack }
 
 // FailureAction says what a rollout does when a batch fails.
 type FailureAction string
@@ -99,6 +99,11 @@ type Rollout struct {
 	BatchStarted time.Time `json:"batch_started,omitzero"`
 	// Reason says why it paused or rolled back.
 	Reason string `json:"reason,omitempty"`
+
+	// resumed is set on a rollout restored from the Store with a batch
+	// under way: the new servers another controller launched may not
+	// have run their hooks, so they are replaced.
+	resumed bool
 }
 
 // String describes the rollout in one line, as in
@@ -168,9 +173,9 @@ func nextRolloutStep(ro Rollout, servers []Server, gated bool, now time.Time) ro
 		var accepted []string
 		for _, s := range servers {
 			switch {
-			case !s.State.live():
-			case ro.To.matches(s):
+			case ro.To.matches(s) && s.State != StateTerminated:
 				accepted = append(accepted, s.ID)
+			case !s.State.live() || ro.To.matches(s):
 			default:
 				old = append(old, s)
 			}
@@ -246,7 +251,6 @@ func checkErrors(h Health) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
 
 // batchSize resolves RolloutOptions' batch size for a role of n servers:
 // size when set, else percent of n rounded up, else 1; never below 1.

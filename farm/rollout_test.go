@@ -14,7 +14,7 @@ func rsrv(id, image string, state ServerState, health HealthStatus, minute int) 
 
 func TestNextRolloutStep(t *testing.T) {
 	v1, v2 := Build{Image: "v1"}, Build{Image: "v2"}
-	rolling := Rollout{Role: "app", Phase: RolloutRolling, From: v1, To: v2, BatchSize: 2, MinHealthy: 2, BatchTimeout: 10 * time.Minute}
+	rolling := Rollout{Role: "app", Phase: PhaseRolling, From: v1, To: v2, BatchSize: 2, MinHealthy: 2, BatchTimeout: 10 * time.Minute}
 	inBatch := rolling
 	inBatch.Batch, inBatch.Old, inBatch.Surge, inBatch.Accepted, inBatch.BatchStarted = 1, []string{"s1", "s2"}, 2, []string{"s0"}, t0
 	old := []Server{
@@ -45,31 +45,31 @@ func TestNextRolloutStep(t *testing.T) {
 			servers: with(rsrv("s5", "v1", StateInitializing, HealthUnknown, 9)), want: stepStartBatch, old: "s5 s1"},
 		{name: "a batch waits while its new servers initialise", ro: inBatch,
 			servers: with(rsrv("s4", "v2", StateInitializing, HealthUnknown, 5), rsrv("s5", "v2", StatePending, HealthUnknown, 5)),
-			now: t0.Add(time.Minute), want: stepWait, reason: "0 of 2 new servers ready"},
+			now:     t0.Add(time.Minute), want: stepWait, reason: "0 of 2 new servers ready"},
 		{name: "a batch finishes once every new server is running", ro: inBatch,
 			servers: with(rsrv("s4", "v2", StateRunning, HealthUnknown, 5), rsrv("s5", "v2", StateRunning, HealthUnknown, 5)),
-			now: t0.Add(time.Minute), want: stepFinishBatch, old: "s1 s2"},
+			now:     t0.Add(time.Minute), want: stepFinishBatch, old: "s1 s2"},
 		{name: "with health checks, running is not enough: they must pass", ro: inBatch, gated: true,
 			servers: with(rsrv("s4", "v2", StateRunning, HealthHealthy, 5), rsrv("s5", "v2", StateRunning, HealthUnknown, 5)),
-			now: t0.Add(time.Minute), want: stepWait, reason: "1 of 2 new servers ready"},
+			now:     t0.Add(time.Minute), want: stepWait, reason: "1 of 2 new servers ready"},
 		{name: "a new server that failed its initialisation fails the batch", ro: inBatch,
 			servers: with(Server{ID: "s4", Image: "v2", Index: 4, State: StateFailed, Reason: "HostInit: exit status 1"}),
-			now: t0.Add(time.Minute), want: stepFail, reason: "new server s4 (index 4) failed: HostInit: exit status 1"},
+			now:     t0.Add(time.Minute), want: stepFail, reason: "new server s4 (index 4) failed: HostInit: exit status 1"},
 		{name: "a new server failing its health checks fails the batch", ro: inBatch, gated: true,
 			servers: with(rsrv("s4", "v2", StateRunning, HealthUnhealthy, 5)),
-			now: t0.Add(time.Minute), want: stepFail, reason: "failed its health checks"},
+			now:     t0.Add(time.Minute), want: stepFail, reason: "failed its health checks"},
 		{name: "servers accepted before the batch are not its new servers", ro: inBatch,
 			servers: with(rsrv("s0", "v2", StateRunning, HealthUnhealthy, 0), rsrv("s4", "v2", StateRunning, HealthUnknown, 5)),
-			now: t0.Add(time.Minute), want: stepWait, reason: "1 of 2 new servers ready"},
+			now:     t0.Add(time.Minute), want: stepWait, reason: "1 of 2 new servers ready"},
 		{name: "a batch not ready within its timeout fails", ro: inBatch,
 			servers: with(rsrv("s4", "v2", StatePending, HealthUnknown, 5)),
-			now: t0.Add(11 * time.Minute), want: stepFail, reason: "0 of 2 new servers ready after 10m0s"},
+			now:     t0.Add(11 * time.Minute), want: stepFail, reason: "0 of 2 new servers ready after 10m0s"},
 		{name: "a batch waits rather than go below the minimum in service", ro: func() Rollout { r := inBatch; r.MinHealthy = 4; return r }(),
 			servers: with(rsrv("s4", "v2", StateRunning, HealthUnknown, 5), rsrv("s5", "v2", StateRunning, HealthUnknown, 5)),
-			now: t0.Add(time.Minute), want: stepWait, reason: "3 servers would stay in service, fewer than 4"},
-		{name: "rolling back replaces the new build with the old one", ro: Rollout{Role: "app", Phase: RolloutRollingBack, From: v2, To: v1, BatchSize: 1},
+			now:     t0.Add(time.Minute), want: stepWait, reason: "3 servers would stay in service, fewer than 4"},
+		{name: "rolling back replaces the new build with the old one", ro: Rollout{Role: "app", Phase: PhaseRollingBack, From: v2, To: v1, BatchSize: 1},
 			servers: []Server{rsrv("s1", "v1", StateRunning, HealthHealthy, 1), rsrv("s4", "v2", StateRunning, HealthHealthy, 5)},
-			want: stepStartBatch, old: "s4"},
+			want:    stepStartBatch, old: "s4"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestNextRolloutStep(t *testing.T) {
 
 func TestBatchSize(t *testing.T) {
 	tests := []struct {
-		name                 string
+		name                   string
 		size, percent, n, want int
 	}{
 		{"a size wins over a percentage", 3, 50, 10, 3},

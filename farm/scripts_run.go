@@ -44,7 +44,10 @@ func (e *scriptEngine) handleEvent(ev Event) {
 func (e *scriptEngine) matching(ev Event, blocking bool) []boundScript {
 	wide := ev.farmWide()
 	var out []boundScript
-	for _, b := range e.bindings {
+	e.mu.Lock()
+	bindings := e.bindings // replaced, never changed in place (see rollout_apply.go)
+	e.mu.Unlock()
+	for _, b := range bindings {
 		if b.Event != ev.Type || (b.Blocking && ev.Type.Blocking()) != blocking {
 			continue
 		}
