@@ -255,6 +255,32 @@
 // returns each failover's timeline: detected, promoted, DNS set, verified,
 // announced.
 //
+// Losing nothing acknowledged: with a FenceScript the farm first fences
+// the lost master (the script leaves it read-only or stops the database;
+// a server that does not answer is terminated at the cloud; without
+// either, the failover waits), and with a PositionScript it then reads
+// each replica's replication position ([ParsePosition]: a GTID list or a
+// number) and promotes the most advanced replica before any zone rule.
+// Under semi-synchronous replication with AFTER_SYNC that replica holds
+// every commit the master acknowledged; the master's name moves only after
+// the fence and the promotion, so clients never reach two writable
+// masters. [Failover].Fenced and Positions record both steps. The MariaDB
+// preset of package farm/roles sets all three scripts.
+//
+// # Backups
+//
+// A role's [BackupSpec] backs it up on an interval, inside a daily window
+// read in the farm's time zone, by volume snapshots through the provider's
+// provider.Snapshotter or by a script whose last output line names the
+// backup, on a replica when one is in service. The newest Keep completed
+// backups are kept and older ones deleted; each backup fires BackupComplete
+// or BackupFailed (backup_id, backup_method, backup_server, backup_seq),
+// and one still running past twice its interval fires BackupFailed with
+// stuck "true". Run checks every 30 s ([Farm.RunBackups] does one pass for
+// programs on a fake clock); [Farm.BackupNow] takes one at once;
+// [Farm.Backups] lists the records, which live in Options.Store under
+// "backup/" when the farm has one, else in memory.
+//
 // An NFS role ([NFSSpec]) moves its name the same way when its server is
 // replaced, and fires NFSServerChanged, to which client roles bind their
 // remount scripts.
