@@ -117,6 +117,8 @@ if [ -z "$BIND" ]; then BIND="%internal_ip%"; fi
 USERLINE=
 if [ -n "%` + p + `_user%" ]; then USERLINE="user %` + p + `_user%;"; fi
 mkdir -p "$(dirname "$CONF")" "$(dirname "$PIDFILE")" "$TEMP" "$LOGS"
+MIME=
+if [ -f /etc/nginx/mime.types ]; then MIME="include /etc/nginx/mime.types;"; fi
 `
 }
 
@@ -129,6 +131,7 @@ pid $PIDFILE;
 error_log $LOGS/error.log;
 events { worker_connections 1024; }
 http {
+    $MIME
     default_type text/html;
     access_log $LOGS/access.log;
     client_body_temp_path $TEMP/body;
