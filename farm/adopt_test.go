@@ -249,6 +249,7 @@ func TestAdoptedServersAreRegisteredWithTheirLoadBalancerAgain(t *testing.T) {
 		}
 		want = append(want, s.ID)
 	}
+	slices.Sort(want) // Registered lists IDs in order; Servers by index
 	if got := r.cloud.Registered("www"); !slices.Equal(got, want) {
 		t.Fatalf("registered after the takeover: %v, want the adopted %v", got, want)
 	}
