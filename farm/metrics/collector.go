@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,6 +45,7 @@ var (
 type Collector struct {
 	servers, desired, minimum, maximum *prometheus.Desc
 	sshOpen, sshDials, sshReuses       *prometheus.Desc
+	backupAge                          *prometheus.Desc
 
 	providerCalls   *prometheus.CounterVec
 	providerErrors  *prometheus.CounterVec
@@ -55,6 +57,7 @@ type Collector struct {
 	failoverSeconds *prometheus.HistogramVec
 	healSeconds     *prometheus.HistogramVec
 	events          *prometheus.CounterVec
+	backups         *prometheus.CounterVec
 
 	mu    sync.Mutex
 	farms map[*farm.Farm]*watched
@@ -95,6 +98,10 @@ func New(opts *Options) *Collector {
 		sshOpen:   prometheus.NewDesc(ns+"_ssh_connections_open", "SSH connections the farm keeps open to its servers.", []string{"farm"}, nil),
 		sshDials:  prometheus.NewDesc(ns+"_ssh_pool_dials_total", "SSH handshakes of the farm's connection pool.", []string{"farm"}, nil),
 		sshReuses: prometheus.NewDesc(ns+"_ssh_pool_reuses_total", "Reads and commands served on an SSH connection already open.", []string{"farm"}, nil),
+		backupAge: prometheus.NewDesc(ns+"_backup_age_seconds",
+			"Time since the newest complete backup of the role finished, on the farm's clock; absent before the first.", []string{"farm", "role"}, nil),
+		backups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "backups_total",
+			Help: "Backups that ended, by result (complete, failed)."}, []string{"farm", "role", "result"}),
 		providerCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_calls_total",
 			Help: "Cloud provider calls, by provider and operation."}, []string{"provider", "operation"}),
 		providerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_errors_total",
@@ -127,7 +134,7 @@ func New(opts *Options) *Collector {
 
 func (c *Collector) vecs() []prometheus.Collector {
 	return []prometheus.Collector{c.providerCalls, c.providerErrors, c.providerLatency, c.scalingActions,
-		c.scriptRuns, c.scriptFailures, c.dnsUpdates, c.failoverSeconds, c.healSeconds, c.events}
+		c.scriptRuns, c.scriptFailures, c.dnsUpdates, c.failoverSeconds, c.healSeconds, c.events, c.backups}
 }
 
 // Describe implements prometheus.Collector.
@@ -139,6 +146,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sshOpen
 	ch <- c.sshDials
 	ch <- c.sshReuses
+	ch <- c.backupAge
 	for _, v := range c.vecs() {
 		v.Describe(ch)
 	}
@@ -163,6 +171,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.minimum, prometheus.GaugeValue, float64(r.Min), st.Farm, r.Name)
 			ch <- prometheus.MustNewConstMetric(c.maximum, prometheus.GaugeValue, float64(r.Max), st.Farm, r.Name)
 		}
+		c.collectBackups(ch, w.f, st)
 		ps := w.f.SSHPoolStats()
 		ch <- prometheus.MustNewConstMetric(c.sshOpen, prometheus.GaugeValue, float64(ps.Open), st.Farm)
 		ch <- prometheus.MustNewConstMetric(c.sshDials, prometheus.CounterValue, float64(ps.Dials), st.Farm)
@@ -257,6 +266,36 @@ func (c *Collector) event(w *watched, ev farm.Event) {
 		}
 	case farm.NewDBMaster, farm.NFSServerChanged:
 		c.noteFailovers(w)
+	case farm.BackupComplete:
+		c.backups.WithLabelValues(ev.Farm, ev.Role, "complete").Inc()
+	case farm.BackupFailed:
+		c.backups.WithLabelValues(ev.Farm, ev.Role, "failed").Inc()
+	}
+}
+
+// backupReadTimeout bounds the read of a farm's backup records at a scrape
+// (they may be in an external Store).
+const backupReadTimeout = 5 * time.Second
+
+// collectBackups reports the age of each backed-up role's newest complete
+// backup. A role whose records cannot be read is left out.
+func (c *Collector) collectBackups(ch chan<- prometheus.Metric, f *farm.Farm, st farm.Status) {
+	for _, r := range f.Spec().Roles {
+		if r.Backup == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), backupReadTimeout)
+		bs, err := f.Backups(ctx, r.Name)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, b := range bs { // newest first
+			if b.Status == farm.BackupStatusComplete && !b.Finished.IsZero() {
+				ch <- prometheus.MustNewConstMetric(c.backupAge, prometheus.GaugeValue, st.Time.Sub(b.Finished).Seconds(), st.Farm, r.Name)
+				break
+			}
+		}
 	}
 }
 

@@ -48,7 +48,7 @@ func newRig(t *testing.T, spec farm.Spec) *rig {
 	cloud := fake.New(fake.Options{Clock: clk, BootTime: 30 * time.Second, SSH: &fake.SSHOptions{Dir: t.TempDir()}})
 	t.Cleanup(func() { cloud.Close() })
 	lib := scripting.NewLibrary(nil)
-	for name, body := range map[string]string{"hello": "echo hello", "broken": "echo no >&2; exit 3", "promote": "true"} {
+	for name, body := range map[string]string{"hello": "echo hello", "broken": "echo no >&2; exit 3", "promote": "true", "backup": "echo backup-1"} {
 		if _, err := lib.Save(scripting.Script{Name: name, Body: body}); err != nil {
 			t.Fatal(err)
 		}
@@ -436,5 +436,37 @@ farmhand_scaling_actions_total{direction="up",farm="shop",reason="queue",role="w
 		for _, h := range f.ScalingHistory("worker") {
 			t.Logf("history: %+v", h)
 		}
+	}
+}
+
+func TestBackupAgeAndResults(t *testing.T) {
+	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{{
+		Name: "db", Image: "img-db", Min: 1, Max: 1,
+		Backup: &farm.BackupSpec{Interval: time.Hour, Keep: 2, Script: "backup", From: farm.BackupFromAny},
+	}}}
+	r := newRig(t, spec)
+	if err := r.f.Launch(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.until("ready", func() bool { return r.f.Status().Ready() })
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "farmhand_backup_age_seconds" {
+			t.Fatalf("a backup age before any backup: %v", mf)
+		}
+	}
+	b, err := r.f.BackupNow(r.ctx, "db")
+	if err != nil || b.ID != "backup-1" {
+		t.Fatalf("BackupNow = %+v, %v", b, err)
+	}
+	r.tick(90 * time.Second)
+	if v, _ := r.sample("farmhand_backup_age_seconds", map[string]string{"farm": "shop", "role": "db"}); v != r.f.Status().Time.Sub(b.Finished).Seconds() || v < 90 {
+		t.Errorf("backup age = %v s, want %v", v, r.f.Status().Time.Sub(b.Finished).Seconds())
+	}
+	if v, _ := r.sample("farmhand_backups_total", map[string]string{"role": "db", "result": "complete"}); v != 1 {
+		t.Errorf("complete backups = %v, want 1", v)
 	}
 }

@@ -22,7 +22,10 @@
 //   - farmhand_ssh_connections_open, farmhand_ssh_pool_dials_total and
 //     farmhand_ssh_pool_reuses_total{farm}: the connections the farm keeps
 //     to its servers for Exec, ReadFile, command checks and load reads
-//     (farm.Farm.SSHPoolStats).
+//     (farm.Farm.SSHPoolStats);
+//   - farmhand_backup_age_seconds{farm,role}: since the newest complete
+//     backup of a role with a backup section finished (farm.Farm.Backups),
+//     absent until there is one.
 //
 // Counted from the farms' events:
 //
@@ -35,6 +38,8 @@
 //   - farmhand_failover_duration_seconds{farm,role}: from the detection of
 //     a lost database or NFS master to the announcement of the new one
 //     (farm.Failover's Detected and Announced);
+//   - farmhand_backups_total{farm,role,result}: BackupComplete and
+//     BackupFailed;
 //   - farmhand_events_total{farm,type}.
 //
 // Counted by the wrappers and the callback the program puts in place:
@@ -48,6 +53,4 @@
 //   - farmhand_script_runs_total{farm,role,script,status} and
 //     farmhand_script_failures_total{farm,role,script}, through
 //     [Collector.ScriptResult] as farm.ScriptingOptions.OnResult.
-//
-// Backups have no metric yet: the farm does not take them.
 package metrics

@@ -63,7 +63,7 @@ func TestFarmPageRendersInChromium(t *testing.T) {
 
 	// The browser built the page: the tables and the chart are in its DOM.
 	for _, want := range []string{
-		`<h1>farm shop`, `<table id="servers">`, `<table id="events">`, `<table id="script-failures">`,
+		`<h1>farm shop`, `<table id="servers">`, `<table id="events">`, `<table id="script-failures">`, `<table id="backups">`, `dump-2026-03-02`,
 		`config file missing`, `<svg xmlns="http://www.w3.org/2000/svg" class="capacity-chart" data-role="app"`,
 		`<path class="capacity"`,
 	} {

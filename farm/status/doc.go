@@ -13,7 +13,8 @@
 // its servers (state, zone, private and public addresses, health with each
 // check, master and protected marks, the reason a server left), each
 // role's scaling history with a chart of the desired count over time, the
-// failovers with how long each took, the newest failed runs of the
+// failovers with how long each took, the newest backups of each role with
+// a backup section (farm.Farm.Backups), the newest failed runs of the
 // scripting log, and the recent events (kept from the moment Watch was
 // called, Options.Events of them). "/farms/{farm}/roles/{role}/capacity.svg"
 // is a role's chart alone.
@@ -37,5 +38,5 @@
 // SVG circle with class "step" and data-time (RFC 3339) and data-count
 // attributes, so that tests and scrapers can read the chart back.
 //
-// Backups and drills have no section yet: the farm does not record them.
+// Drills have no section yet: the farm does not run them.
 package status

@@ -93,6 +93,16 @@ var farmTemplate = template.Must(template.New("farm").Funcs(funcs).Parse(`<!doct
 {{range .Failovers}}<tr class="failover"><td>{{.Role}}</td><td>{{when .Detected}}</td><td>{{.OldMaster}}</td><td>{{.NewMaster}}</td><td>{{.Duration}}</td><td>{{.Fenced}}</td><td>{{.Reason}}</td></tr>{{end}}
 </table>{{else}}<p class="muted">No failover yet.</p>{{end}}
 
+<h2>Backups</h2>
+{{if not .BackupRoles}}<p class="muted">No role has a backup section.</p>
+{{else}}{{range .BackupErrors}}<p class="bad">{{.}}</p>{{end}}
+{{if .Backups}}<table id="backups">
+<tr><th>role</th><th>#</th><th>status</th><th>method</th><th>server</th><th>started</th><th>finished</th><th>backup</th></tr>
+{{range .Backups}}<tr class="backup" data-status="{{.Status}}"><td>{{.Role}}</td><td class="num">{{.Seq}}</td>
+<td class="{{if eq .Status "failed"}}bad{{else if eq .Status "complete"}}ok{{end}}">{{.Status}}{{if .Stuck}} (stuck){{end}}</td>
+<td>{{.Method}}</td><td>{{.Server}}</td><td>{{when .Started}}</td><td>{{when .Finished}}</td><td>{{.ID}}{{.Error}}</td></tr>{{end}}
+</table>{{else}}<p class="muted">No backup yet.</p>{{end}}{{end}}
+
 <h2>Script failures</h2>
 {{if .ScriptingOff}}<p class="muted">Scripting is off for this farm.</p>
 {{else if .ScriptFailures}}<table id="script-failures">

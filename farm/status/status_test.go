@@ -84,6 +84,7 @@ func buildSite() (*site, error) {
 	cleanup = append(cleanup, func() { cloud.Close() })
 	lib := scripting.NewLibrary(nil)
 	lib.Save(scripting.Script{Name: "hello", Body: "echo hello"})
+	lib.Save(scripting.Script{Name: "dump", Body: "echo dump-2026-03-02"})
 	lib.Save(scripting.Script{Name: "configure", Body: "echo 'config file missing' >&2; exit 4"})
 	key, err := scripting.GenerateKey("status-test")
 	if err != nil {
@@ -92,7 +93,8 @@ func buildSite() (*site, error) {
 	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{
 		{Name: "app", Image: "img-app", Min: 1, Max: 6, Desired: 2, Zones: []string{"fake-1a", "fake-1b"},
 			Scripts: []farm.ScriptBinding{{Event: farm.HostUp, Script: "hello"}, {Event: farm.HostUp, Script: "configure"}}},
-		{Name: "db", Image: "img-db", Min: 1, Max: 1},
+		{Name: "db", Image: "img-db", Min: 1, Max: 1,
+			Backup: &farm.BackupSpec{Interval: 24 * time.Hour, Keep: 3, Script: "dump", From: farm.BackupFromAny}},
 	}}
 	f, err := farm.New(spec, cloud, &farm.Options{Clock: clk, Scripting: &farm.ScriptingOptions{Library: lib, Key: key,
 		SSH: scripting.ExecutorOptions{DialTimeout: 10 * time.Second}}})
@@ -158,6 +160,9 @@ func buildSite() (*site, error) {
 		return nil, err
 	}
 	if err := settleUntil(ready); err != nil {
+		return nil, err
+	}
+	if _, err := f.BackupNow(ctx, "db"); err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -230,6 +235,9 @@ func TestJSONViews(t *testing.T) {
 	if len(p.ScriptFailures) == 0 || p.ScriptFailures[0].Script != "configure" || p.ScriptFailures[0].ExitCode != 4 ||
 		!strings.Contains(p.ScriptFailures[0].Stderr, "config file missing") {
 		t.Errorf("script failures = %+v", p.ScriptFailures)
+	}
+	if p.BackupRoles != 1 || len(p.Backups) != 1 || p.Backups[0].Role != "db" || p.Backups[0].Status != "complete" || p.Backups[0].ID != "dump-2026-03-02" {
+		t.Errorf("backups = %+v (%d roles)", p.Backups, p.BackupRoles)
 	}
 	types := map[string]int{}
 	for i, ev := range p.Events {

@@ -2,6 +2,7 @@ package status
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"slices"
 	"time"
@@ -45,7 +46,29 @@ type FarmPage struct {
 	// Scaling holds each role's scaling history, oldest first.
 	Scaling   []RoleScaling  `json:"scaling"`
 	Failovers []FailoverView `json:"failovers"`
+	// Backups are the newest backups of each role with a backup
+	// section, newest first; BackupErrors says which could not be read.
+	Backups      []BackupView `json:"backups"`
+	BackupErrors []string     `json:"backup_errors,omitempty"`
+	BackupRoles  int          `json:"backup_roles"`
 }
+
+// BackupView is one backup record.
+type BackupView struct {
+	Role     string    `json:"role"`
+	Seq      uint64    `json:"seq"`
+	Status   string    `json:"status"`
+	Method   string    `json:"method"`
+	Server   string    `json:"server"`
+	ID       string    `json:"id,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Stuck    bool      `json:"stuck,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// backupsPerRole is how many backups of each role a page lists.
+const backupsPerRole = 10
 
 // RoleView is one role's counts.
 type RoleView struct {
@@ -199,6 +222,21 @@ func farmPage(ctx context.Context, f *farm.Farm, events []farm.Event, maxFailure
 			p.ScriptFailures = append(p.ScriptFailures, ScriptFailure{Time: e.Started, Role: e.Role, Server: e.Server,
 				Event: e.Event, Script: e.Script, Version: e.Version, ExitCode: e.ExitCode, TimedOut: e.TimedOut,
 				Error: e.Err, Stderr: clip(e.Stderr, 400)})
+		}
+	}
+	for _, r := range f.Spec().Roles {
+		if r.Backup == nil {
+			continue
+		}
+		p.BackupRoles++
+		bs, err := f.Backups(ctx, r.Name)
+		if err != nil {
+			p.BackupErrors = append(p.BackupErrors, fmt.Sprintf("role %s: %v", r.Name, err))
+			continue
+		}
+		for _, b := range bs[:min(len(bs), backupsPerRole)] {
+			p.Backups = append(p.Backups, BackupView{Role: b.Role, Seq: b.Seq, Status: b.Status, Method: b.Method,
+				Server: b.Server, ID: b.ID, Started: b.Started, Finished: b.Finished, Stuck: b.Stuck, Error: b.Err})
 		}
 	}
 	fos := f.Failovers()
