@@ -286,3 +286,32 @@ func (d *dnsControl) masterTargets(role string) []dnsTarget {
 	}
 	return out
 }
+
+// dnsResyncLoop writes the DNS names again every Options.DNSResync while
+// ctx lasts, so that a name a failed write left stale (its server was
+// down, the write timed out) is repaired without waiting for an event that
+// moves servers. A sync writes only the names whose wanted values differ
+// from what the farm last wrote, so a quiet farm makes no DNS call. Run
+// runs it.
+func (f *Farm) dnsResyncLoop(ctx context.Context) {
+	d := f.dns
+	if d == nil || d.upd == nil || f.opts.DNSResync < 0 {
+		return
+	}
+	t := f.clk.NewTicker(f.opts.DNSResync)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+			return
+		}
+		err := f.withStepTimeout(ctx, func(ctx context.Context) error {
+			_, err := d.sync(ctx)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			f.log.Warn("farm: periodic dns sync", "err", err)
+		}
+	}
+}

@@ -60,6 +60,11 @@ type Options struct {
 	// DNS updates the roles' DNS names (RoleSpec.DNS); roles that declare
 	// names need it. See dns.go and the package docs.
 	DNS dnsupdate.Updater
+	// DNSResync is how often Run writes the DNS names again when one of
+	// them differs from what the farm wants (a write failed), besides
+	// after every event that moves servers; 0 means DefaultDNSResync,
+	// negative turns it off.
+	DNSResync time.Duration
 	// DNSVerify, when set, makes every master move wait until the
 	// authoritative servers serve the new address; see [DNSVerify].
 	DNSVerify *DNSVerify
@@ -89,6 +94,7 @@ const (
 	DefaultTickInterval = 10 * time.Second
 	DefaultZoneCooloff  = 5 * time.Minute
 	DefaultStepTimeout  = 2 * time.Minute
+	DefaultDNSResync    = time.Minute
 )
 
 // terminatedRetention bounds how long Status keeps showing a terminated
@@ -245,6 +251,9 @@ func newFarm(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	}
 	if o.StepTimeout <= 0 {
 		o.StepTimeout = DefaultStepTimeout
+	}
+	if o.DNSResync == 0 {
+		o.DNSResync = DefaultDNSResync
 	}
 	log := o.Logger
 	if log == nil {

@@ -169,6 +169,11 @@ func (f *Farm) Run(ctx context.Context) error {
 		defer close(scalingDone)
 		f.scalingLoop(ctx)
 	}()
+	dnsDone := make(chan struct{})
+	go func() {
+		defer close(dnsDone)
+		f.dnsResyncLoop(ctx)
+	}()
 	backupDone := make(chan struct{})
 	go func() {
 		defer close(backupDone)
@@ -185,6 +190,7 @@ func (f *Farm) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			<-healthDone
 			<-scalingDone
+			<-dnsDone
 			<-backupDone
 			f.waitBackground()
 			return nil
