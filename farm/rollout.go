@@ -213,19 +213,18 @@ func nextRolloutStep(ro Rollout, servers []Server, gated bool, now time.Time) ro
 			serving++
 		}
 	}
-	if ready >= ro.Surge {
-		if serving < ro.MinHealthy {
-			return rolloutStep{kind: stepWait, reason: fmt.Sprintf("batch %d: %d servers would stay in service, fewer than %d", ro.Batch, serving, ro.MinHealthy)}
-		}
+	if ready >= ro.Surge && serving >= ro.MinHealthy {
 		return rolloutStep{kind: stepFinishBatch, old: slices.Clone(ro.Old), fresh: fresh,
 			reason: fmt.Sprintf("batch %d: %s of %s in service", ro.Batch, nServers(ready), ro.To)}
 	}
-	if ro.BatchTimeout > 0 && now.Sub(ro.BatchStarted) > ro.BatchTimeout {
-		return rolloutStep{kind: stepFail, fresh: fresh,
-			reason: fmt.Sprintf("batch %d: %d of %d new servers ready after %s", ro.Batch, ready, ro.Surge, ro.BatchTimeout)}
+	wait := fmt.Sprintf("batch %d: %d of %d new servers ready", ro.Batch, ready, ro.Surge)
+	if ready >= ro.Surge {
+		wait = fmt.Sprintf("batch %d: %d servers would stay in service, fewer than %d", ro.Batch, serving, ro.MinHealthy)
 	}
-	return rolloutStep{kind: stepWait, fresh: fresh,
-		reason: fmt.Sprintf("batch %d: %d of %d new servers ready", ro.Batch, ready, ro.Surge)}
+	if ro.BatchTimeout > 0 && now.Sub(ro.BatchStarted) > ro.BatchTimeout {
+		return rolloutStep{kind: stepFail, fresh: fresh, reason: fmt.Sprintf("%s after %s", wait, ro.BatchTimeout)}
+	}
+	return rolloutStep{kind: stepWait, fresh: fresh, reason: wait}
 }
 
 // freshOf lists the batch's new servers not terminated yet.

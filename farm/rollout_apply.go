@@ -120,6 +120,10 @@ func (f *Farm) Apply(ctx context.Context, next Spec, opts *ApplyOptions) (SpecPl
 			f.mu.Unlock()
 			return plan, fmt.Errorf("farm: Apply: role %q: a rollout to %s is under way", c.Role, ro.To)
 		}
+		if d := f.roles[c.Role].desired; o.MinHealthy > d {
+			f.mu.Unlock()
+			return plan, fmt.Errorf("farm: Apply: role %q: min healthy %d > the role's %d servers: no batch could finish", c.Role, o.MinHealthy, d)
+		}
 	}
 	f.mu.Unlock()
 

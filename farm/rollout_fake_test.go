@@ -270,6 +270,14 @@ func TestApplyRefusesWhatARunningFarmDoesNotTake(t *testing.T) {
 		t.Errorf("a refused Apply started %v", ros)
 	}
 	next = rolloutSpec()
+	next.Roles[0].Image = "v2"
+	if _, err := r.farm.Apply(context.Background(), next, &ApplyOptions{MinHealthy: 4}); err == nil || !strings.Contains(err.Error(), "min healthy 4 > the role's 3 servers") {
+		t.Errorf("Apply: %v, want a refusal of a min healthy over the role's count", err)
+	}
+	if ros := r.farm.Rollouts(); len(ros) != 0 {
+		t.Errorf("a refused Apply started %v", ros)
+	}
+	next = rolloutSpec()
 	next.Roles[0].Scripts[0].Version = 7
 	if _, err := r.farm.Apply(context.Background(), next, nil); err == nil || !strings.Contains(err.Error(), `script "init" version 7`) {
 		t.Errorf("Apply: %v, want a refusal naming the missing version", err)
