@@ -353,6 +353,56 @@
 //	// POST /scaling/roles/app/desired {"desired": 5}
 //	// POST /scaling/events/deploy     {"version": "1.4.2"}
 //
+// # Changing a running farm: Plan and Apply
+//
+// [Farm.Plan] compares a new spec (an edited farm file) with the farm as
+// it runs and returns a [SpecPlan], role by role: servers to launch or
+// terminate for new bounds, servers to replace for a new image or instance
+// type, script bindings whose version changes (and on how many servers in
+// service they would re-run), DNS names and other fields that change. It
+// changes nothing; its String is a readable diff:
+//
+//	farm "shop": 1 role changes
+//	~ role app
+//	    image: ami-1 -> ami-2 (replace 4 servers in batches)
+//	    max: 6 -> 8
+//	    script deploy (HostUp): version 1 -> 2 (re-run on 4 servers with RerunScripts)
+//
+// [Farm.Apply] carries it out: new bounds at once, new binding versions for
+// the events that fire from now on (and, with ApplyOptions.RerunScripts,
+// on the servers in service now: a ScriptsRerun event says how many
+// failed), and a rollout for each role whose image or instance type
+// changes. Changes a running farm does not take (roles added or removed,
+// DNS names, zones, health checks, ...: SpecPlan.Unsupported) make Apply
+// refuse the whole spec, changing nothing.
+//
+// A rollout replaces the role's servers in batches (ApplyOptions.BatchSize
+// or BatchPercent, default 1). A batch launches its new servers first, over
+// the role's desired count, and terminates its old servers (gracefully,
+// with their BeforeHostTerminate scripts) only once every new one is in
+// service: its HostInit and BeforeHostUp hooks passed (HostUp fired) and,
+// when the role has health checks, they passed. The role therefore never
+// has fewer servers in service than before the batch, and a batch also
+// waits while fewer than ApplyOptions.MinHealthy (default the role's min)
+// would stay. A new server that fails its initialisation or its checks, or
+// a batch not ready within BatchTimeout, fails the batch: its new servers
+// are terminated, and the rollout rolls back (OnFailure RollBack, the
+// default: the servers of the new build are replaced with the old build,
+// in batches, the same way) or pauses (Pause: the role launches the old
+// build again). Apply waits for its rollouts (ApplyOptions.NoWait does
+// not; [Farm.WaitRollouts] waits later) and returns an error wrapping
+// [ErrRolloutFailed] when one did not finish. [Farm.Rollouts] reports each
+// role's rollout. Each step fires an event: RolloutStarted,
+// RolloutBatchStarted, RolloutBatchDone, RolloutBatchFailed,
+// RollbackStarted, RolloutPaused, RolloutFinished, RollbackFinished.
+//
+// Rollouts are steps of Reconcile, so Run drives them, and with a Store
+// their progress is saved at every step: a controller restarted on the
+// Store (even with the old spec) resumes the rollout where it was,
+// replacing the new servers of the batch under way, whose hooks it cannot
+// vouch for. New servers take the lowest free indexes, so a role's
+// %instance_index% values move during a rollout.
+//
 // # The Store
 //
 // A controller's own state (what the cloud's tags cannot tell) lives in

@@ -1,6 +1,8 @@
 package farm
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,38 @@ func TestPlanSpec(t *testing.T) {
 				t.Errorf("Empty() = %v", p.Empty())
 			}
 		})
+	}
+}
+
+// The plan the README's "Changing a running farm" section prints is what
+// planSpec prints for that change.
+func TestReadmePlanIsPrinted(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(readme)
+	i := strings.Index(sec, "## Changing a running farm: plan and apply")
+	if i < 0 {
+		t.Fatal("README has no section on plan and apply")
+	}
+	sec = sec[i:]
+	j := strings.Index(sec, "```\nfarm ")
+	if j < 0 {
+		t.Fatal("no plan block in the README's section")
+	}
+	block := sec[j+4:]
+	block = block[:strings.Index(block, "```\n")]
+
+	cur := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "ami-1", Min: 2, Max: 6,
+		Scripts: []ScriptBinding{{Event: HostUp, Script: "deploy", Version: 1}}}}}
+	next := cur.Clone()
+	next.Roles[0].Image, next.Roles[0].Max, next.Roles[0].Scripts[0].Version = "ami-2", 8, 2
+	var srvs []Server
+	for i := range 4 {
+		srvs = append(srvs, Server{ID: fmt.Sprint("i-", i), Role: "app", Image: "ami-1", State: StateRunning})
+	}
+	if got := planSpec(cur, srvs, next).String(); got != block {
+		t.Errorf("README shows:\n%s\nthe plan prints:\n%s", block, got)
 	}
 }
