@@ -3,6 +3,7 @@ package farm
 import (
 	"context"
 	"maps"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,13 @@ const (
 	// bounds in force) and "origin" ("policy", "api" or "program"; see
 	// [ScalingRecord]).
 	ScalingDecision EventType = "ScalingDecision"
+	// ScriptFailed fires for each server on which a script bound to a
+	// non-blocking event (HostUp, NewDBMaster, a custom event, ...) did
+	// not exit 0: Params "script", "version", "event" (the binding's
+	// event), "exit_code"; Reason holds the error. (A failed blocking
+	// script fails the server instead: HostInitFailed.) Scripts bound to
+	// ScriptFailed itself fire no further ScriptFailed.
+	ScriptFailed EventType = "ScriptFailed"
 )
 
 // BuiltinEvents lists the built-in event types.
@@ -75,10 +83,17 @@ var BuiltinEvents = []EventType{
 	BeforeInstanceLaunch, HostInit, BeforeHostUp, HostUp, HostDown, HostInitFailed,
 	BeforeHostTerminate, RebootComplete, IPAddressChanged, VolumeAttached, NewDBMaster,
 	BackupComplete, BackupFailed, CheckFailed, CheckRecovered, FarmLaunched, FarmTerminated,
-	ScalingDecision,
+	ScalingDecision, ScriptFailed,
 	// and the rollout's, see rollout_run.go
 	RolloutStarted, RolloutBatchStarted, RolloutBatchDone, RolloutBatchFailed, RollbackStarted,
 	RolloutPaused, RolloutFinished, RollbackFinished, ScriptsRerun,
+}
+
+// Failure reports whether events of this type say that something failed:
+// HostInitFailed, ScriptFailed, CheckFailed, BackupFailed and
+// RolloutBatchFailed. See [Farm.SubscribeFailures].
+func (t EventType) Failure() bool {
+	return t == HostInitFailed || t == ScriptFailed || t == CheckFailed || t == BackupFailed || t == RolloutBatchFailed
 }
 
 // Builtin reports whether t is one of [BuiltinEvents].
@@ -117,6 +132,41 @@ type Event struct {
 	Reason string
 	// Seq numbers the farm's events from 1 in the order they were fired.
 	Seq uint64
+}
+
+// String formats the event as one line: its time (UTC, to the
+// millisecond), type, role and server with its private address, and reason:
+//
+//	2026-03-01 12:00:42.000 HostInitFailed app64/i-000002 (127.100.0.2): script "setup" v1 failed on app64/i-000002: exit status 3
+func (ev Event) String() string {
+	var b strings.Builder
+	if !ev.Time.IsZero() {
+		b.WriteString(ev.Time.UTC().Format("2006-01-02 15:04:05.000 "))
+	}
+	b.WriteString(string(ev.Type))
+	if where := ev.where(); where != "" {
+		b.WriteString(" " + where)
+	}
+	if ev.Reason != "" {
+		b.WriteString(": " + ev.Reason)
+	}
+	return b.String()
+}
+
+// where names the event's role and server: "app64/i-000002 (127.100.0.2)",
+// "app64", or "" for a farm-wide event.
+func (ev Event) where() string {
+	where := ev.Role
+	if ev.Server != nil {
+		if where == "" {
+			where = ev.Server.Role
+		}
+		where += "/" + ev.Server.ID
+		if ev.Server.PrivateIP != "" {
+			where += " (" + ev.Server.PrivateIP + ")"
+		}
+	}
+	return where
 }
 
 // Clone returns a copy of ev that shares no memory with it.

@@ -150,6 +150,13 @@ type Farm struct {
 	scratch     tickScratch    // buffers Reconcile reuses, under tickMu
 	persist     *persister     // nil without Options.Store; see persist.go
 	backups     *backupControl // nil without backup sections; see backup_run.go
+
+	// failures are the failure events of servers since Launch or since
+	// WaitReady last reported them (the last maxFailures).
+	failures []Event
+	// hostUpPending counts, per server, the HostUp events whose
+	// non-blocking scripts have not finished yet.
+	hostUpPending map[string]int
 }
 
 // roleState is the controller's state of one role.
@@ -383,6 +390,21 @@ func (f *Farm) Subscribe(fn func(Event)) (cancel func()) {
 	return f.bus.subscribe(fn)
 }
 
+// SubscribeFailures is [Farm.Subscribe] for the events that report a
+// failure ([EventType.Failure]): a server whose initialisation failed, a
+// script that did not exit 0, a health check past its threshold, a
+// failed backup. A program that only wants to hear when something goes
+// wrong subscribes here:
+//
+//	f.SubscribeFailures(func(ev farm.Event) { log.Println(ev) })
+func (f *Farm) SubscribeFailures(fn func(Event)) (cancel func()) {
+	return f.bus.subscribe(func(ev Event) {
+		if ev.Type.Failure() {
+			fn(ev)
+		}
+	})
+}
+
 // FireEvent fires a custom event with parameters, for subscribers and
 // hooks (scripts bound to it). name must be one of the spec's declared
 // Events; a misspelt one is refused, naming the event it probably means.
@@ -417,8 +439,36 @@ func (f *Farm) emitLocked(ev Event) Event {
 		ev.Time = f.clk.Now()
 	}
 	f.log.Debug("farm: event", "event", string(ev.Type), "role", ev.Role, "server", serverID(ev.Server), "reason", ev.Reason)
+	if ev.Type.Failure() && f.launched && !f.terminating {
+		if len(f.failures) == maxFailures {
+			f.failures = slices.Delete(f.failures, 0, 1)
+		}
+		f.failures = append(f.failures, ev.Clone())
+		f.notifyLocked()
+	}
+	if ev.Type == HostUp && ev.Server != nil && f.scripts != nil && len(f.scripts.matching(ev, false)) > 0 {
+		if f.hostUpPending == nil {
+			f.hostUpPending = map[string]int{}
+		}
+		f.hostUpPending[ev.Server.ID]++
+	}
 	f.bus.publish(ev)
 	return ev
+}
+
+// maxFailures caps the failures kept for WaitReady.
+const maxFailures = 100
+
+// hostUpDone notes that the scripts of a HostUp event have finished.
+func (f *Farm) hostUpDone(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hostUpPending[id] <= 1 {
+		delete(f.hostUpPending, id)
+	} else {
+		f.hostUpPending[id]--
+	}
+	f.notifyLocked()
 }
 
 // serverEventLocked builds an event about a server.
@@ -697,14 +747,6 @@ func (f *Farm) Wait(ctx context.Context, cond func(Status) bool) error {
 			return ctx.Err()
 		}
 	}
-}
-
-// WaitReady returns once every role has its desired number of servers
-// Running and none launching or leaving, and every database or NFS role
-// its master ([Status.Ready]). Something must drive the farm
-// meanwhile (Run, or calls of Reconcile).
-func (f *Farm) WaitReady(ctx context.Context) error {
-	return f.Wait(ctx, Status.Ready)
 }
 
 // hooksLocked returns the hooks to call for a blocking event.

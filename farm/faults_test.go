@@ -174,6 +174,9 @@ func TestRunEndsItsGoroutinesWhenTheContextEnds(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, stop := context.WithCancel(t.Context())
+		if err := f.Launch(ctx); err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error)
 		go func() { done <- f.Run(ctx) }()
 		<-started

@@ -138,6 +138,11 @@ func (f *Farm) allGone() bool {
 
 // Run keeps the farm at its spec until ctx ends: it reconciles at once and
 // then every TickInterval, and runs the health checks when they fall due.
+// Run starts nothing by itself: until [Farm.Launch] (or after
+// [Farm.Terminate] has finished), the farm is stopped, as Status says, and
+// each tick only lists the cloud: no server is launched, replaced or
+// removed, and each role's note says so. Run and Launch may come in
+// either order.
 // It returns nil when ctx ends, after every goroutine it started (and the
 // hooks its reconciliations started) has ended. Only one Run may be active
 // at a time.

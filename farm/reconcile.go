@@ -87,6 +87,9 @@ func (f *Farm) Reconcile(ctx context.Context) error {
 	return err
 }
 
+// notLaunchedNote is a role's note while the farm is stopped.
+const notLaunchedNote = "the farm is not launched: call Launch to start it"
+
 // providerZones returns the provider's zones, asking once.
 func (f *Farm) providerZones(ctx context.Context) ([]string, error) {
 	f.mu.Lock()
@@ -477,8 +480,15 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 		r := f.records[id]
 		byRole[r.srv.Role] = append(byRole[r.srv.Role], r)
 	}
+	stopped := !f.launched && !f.terminating
 	for _, name := range f.order {
 		rs := f.roles[name]
+		if stopped {
+			// Until Launch, the farm watches and changes nothing: no
+			// launch, no replacement, no scale-in.
+			rs.note = notLaunchedNote
+			continue
+		}
 		in := roleInput{
 			spec: rs.spec, desired: rs.desired + f.rolloutSurgeLocked(name), zones: rs.spec.Zones, avoided: map[string]bool{},
 			inflightZones: map[string]int{}, backoffUntil: rs.backoffUntil,

@@ -27,15 +27,57 @@ func (e *scriptEngine) handleBlocking(ctx context.Context, ev Event) error {
 
 // handleEvent runs the other bindings of an event, in order. The farm's
 // bus calls it one event at a time, in the order the events were fired.
+// Each server a script failed on gets a ScriptFailed event.
 func (e *scriptEngine) handleEvent(ev Event) {
 	ctx := e.f.closeCtx
-	for _, b := range e.matching(ev, false) {
+	bindings := e.matching(ev, false)
+	if ev.Type == HostUp && ev.Server != nil && len(bindings) > 0 {
+		defer e.f.hostUpDone(ev.Server.ID) // counted in emitLocked
+	}
+	for _, b := range bindings {
 		if ctx.Err() != nil {
 			return // the farm is closing
 		}
-		if err := e.runBinding(ctx, ev, b); err != nil {
-			e.logger.Warn("farm: bound script failed", "event", string(ev.Type), "role", b.role, "script", b.Script, "err", err)
+		failed, err := e.runBindingResults(ctx, ev, b)
+		if err == nil {
+			continue
 		}
+		e.logger.Warn("farm: bound script failed", "event", string(ev.Type), "role", b.role, "script", b.Script, "err", err)
+		if ev.Type == ScriptFailed {
+			continue // no failure of a failure's script
+		}
+		e.scriptFailed(ev, b, failed, err)
+	}
+}
+
+// scriptFailed fires ScriptFailed for each failed result, or once for the
+// binding's role when the script ran nowhere (it could not be rendered).
+func (e *scriptEngine) scriptFailed(ev Event, b boundScript, failed []scripting.Result, err error) {
+	f := e.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return
+	}
+	params := func(r scripting.Result) map[string]string {
+		p := map[string]string{"script": b.Script, "version": fmt.Sprint(r.Version), "event": string(ev.Type)}
+		if r.Err == nil {
+			p["exit_code"] = fmt.Sprint(r.ExitCode)
+		}
+		return p
+	}
+	if len(failed) == 0 {
+		f.emitLocked(Event{Type: ScriptFailed, Role: b.role, Reason: err.Error(),
+			Params: map[string]string{"script": b.Script, "event": string(ev.Type)}})
+		return
+	}
+	for _, r := range failed {
+		reason := fmt.Sprintf("%s script %q v%d: %s", ev.Type, r.Script, r.Version, failureText(r))
+		if rec, ok := f.records[r.Target.ServerID]; ok {
+			f.emitLocked(f.serverEventLocked(ScriptFailed, rec, reason, params(r)))
+			continue
+		}
+		f.emitLocked(Event{Type: ScriptFailed, Role: r.Target.Role, Reason: reason, Params: params(r)})
 	}
 }
 
@@ -100,13 +142,19 @@ func (f *Farm) inService(role string) []Server {
 // runBinding runs one binding for an event on its servers and returns an
 // error naming the first server it failed on.
 func (e *scriptEngine) runBinding(ctx context.Context, ev Event, b boundScript) error {
+	_, err := e.runBindingResults(ctx, ev, b)
+	return err
+}
+
+// runBindingResults is runBinding that also returns the failed results.
+func (e *scriptEngine) runBindingResults(ctx context.Context, ev Event, b boundScript) ([]scripting.Result, error) {
 	servers := e.bindingServers(ev, b)
 	if len(servers) == 0 {
-		return nil
+		return nil, nil
 	}
 	script, err := e.lib.Resolve(b.ref())
 	if err != nil {
-		return fmt.Errorf("role %q: %s binding: %w", b.role, ev.Type, err)
+		return nil, fmt.Errorf("role %q: %s binding: %w", b.role, ev.Type, err)
 	}
 	// A server that is initialising may not answer yet (sshd starting, host
 	// keys not published): wait for it within the hook's time.
@@ -122,12 +170,12 @@ func (e *scriptEngine) runBinding(ctx context.Context, ev Event, b boundScript) 
 		},
 	})
 	if err != nil {
-		return err
+		return failed, err
 	}
 	if len(failed) > 0 {
-		return scriptFailure(script, failed, len(servers))
+		return failed, scriptFailure(script, failed, len(servers))
 	}
-	return nil
+	return nil, nil
 }
 
 // runSpec is one script to run on some servers.
