@@ -62,6 +62,22 @@
 // releases the Farm object. [Farm.Status] is a snapshot of every role and
 // server; [Farm.WaitReady] and [Farm.Wait] wait for one.
 //
+// Run and Launch are separate and may come in either order: Run alone
+// starts nothing. Until Launch the farm is stopped (Status says so, and
+// each role's note says to call Launch), and a tick only lists the cloud.
+// Launch refuses a definition the provider cannot serve (a zone it does
+// not have) before anything is launched.
+//
+// Failure is never silent. [Farm.WaitReady] returns nil only once every
+// role is at its count and the Running servers' HostUp scripts have
+// finished; as soon as a server fails (its blocking scripts or hooks, a
+// script that exits non-zero, a health check past its threshold) it
+// returns a [ReadyError] naming each server and why. The same failures are
+// events ([EventType.Failure]: HostInitFailed, ScriptFailed, CheckFailed,
+// BackupFailed) that [Farm.SubscribeFailures] delivers alone. [Event.String]
+// prints an event as one line, and [Timeline] prints a farm's events and
+// script results as they happen, as the examples do.
+//
 // Each tick ([Farm.Reconcile]) is level-triggered: it lists the cloud once
 // by the farm's tag, adopts servers it did not launch (a restarted
 // controller takes over what runs instead of launching again), folds in

@@ -17,7 +17,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/farmhand/farmhand/farm"
@@ -62,7 +61,9 @@ var spec = farm.Spec{
 func run(w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out := &timeline{w: w}
+	// The farm's timeline prints each event and script result as it
+	// happens.
+	out := farm.NewTimeline(w, nil)
 
 	// A fake cloud whose servers answer SSH, sandboxed in a temporary
 	// directory.
@@ -96,14 +97,14 @@ func run(w io.Writer) error {
 		Scripting: &farm.ScriptingOptions{
 			Library:  lib,
 			Key:      key,
-			OnResult: out.script,
+			OnResult: out.ScriptResult,
 		},
 	})
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	f.Subscribe(out.event)
+	f.Subscribe(out.Event)
 
 	// Run keeps the farm at its spec until runCtx ends.
 	runCtx, stop := context.WithCancel(ctx)
@@ -120,7 +121,7 @@ func run(w io.Writer) error {
 	if err := f.Settle(ctx); err != nil {
 		return err
 	}
-	out.printf("farm is ready:\n%s", f.Status())
+	out.Printf("farm is ready:\n%s", f.Status())
 
 	// Run a script on a role now, with a variable for this run only.
 	sum, err := f.ExecuteScript(ctx, scripting.ScriptRef{Name: "report"}, farm.OnRoles("app"),
@@ -128,13 +129,13 @@ func run(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out.printf("report on role app: %d ok of %d\n", sum.OK, sum.Targets)
+	out.Printf("report on role app: %d ok of %d\n", sum.OK, sum.Targets)
 
 	// The cloud loses an app server. The next tick sees it gone (HostDown)
 	// and launches a replacement, which goes through HostInit and HostUp
 	// like the others.
 	victim := f.Servers("app")[0]
-	out.printf("crashing app/%s on purpose\n", victim.ID)
+	out.Printf("crashing app/%s on purpose\n", victim.ID)
 	if err := cloud.Crash(victim.ID); err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func run(w io.Writer) error {
 	if err := f.Settle(ctx); err != nil {
 		return err
 	}
-	out.printf("app/%s was replaced:\n%s", victim.ID, f.Status())
+	out.Printf("app/%s was replaced:\n%s", victim.ID, f.Status())
 
 	if err := f.Terminate(ctx); err != nil {
 		return err
@@ -180,53 +181,6 @@ func gone(st farm.Status, id string) bool {
 		}
 	}
 	return true
-}
-
-// timeline prints events and script results as they happen, with the time
-// of day.
-type timeline struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (t *timeline) printf(format string, args ...any) {
-	t.at(time.Now(), format, args...)
-}
-
-func (t *timeline) at(when time.Time, format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(t.w, "%s  ", when.Format("15:04:05.0"))
-	fmt.Fprintf(t.w, format, args...)
-}
-
-// event prints one line per event: what, where, and why.
-func (t *timeline) event(ev farm.Event) {
-	switch ev.Type {
-	case farm.BeforeHostUp, farm.ScalingDecision:
-		return // routine steps, left out to keep the timeline short
-	}
-	where := ev.Role
-	if ev.Server != nil {
-		where = fmt.Sprintf("%s/%s %s zone %s", ev.Role, ev.Server.ID, ev.Server.PrivateIP, ev.Server.Zone)
-	}
-	if ev.Type == farm.BeforeInstanceLaunch {
-		where = fmt.Sprintf("%s: %s server(s) in zone %s", ev.Role, ev.Params["count"], ev.Params["zone"])
-	}
-	line := strings.TrimSpace(fmt.Sprintf("%-20s %s", ev.Type, where))
-	if ev.Reason != "" && ev.Type != farm.BeforeInstanceLaunch {
-		line += "  (" + ev.Reason + ")"
-	}
-	t.at(ev.Time, "%s\n", line)
-}
-
-func (t *timeline) script(ev farm.Event, r scripting.Result) {
-	status := fmt.Sprintf("exit %d", r.ExitCode)
-	if r.Err != nil {
-		status = r.Err.Error()
-	}
-	t.printf("%s script %q v%d on %s/%s: %s: %s\n",
-		ev.Type, r.Script, r.Version, r.Target.Role, r.Target.ServerID, status, oneLine(r.Stdout))
 }
 
 // oneLine joins a script's output lines with " | ".

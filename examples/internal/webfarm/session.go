@@ -119,7 +119,7 @@ func (s *Session) Close() {
 // money.
 func (s *Session) run(ctx context.Context) (err error) {
 	if s.Options.Scripting != nil {
-		s.Options.Scripting.OnResult = s.Out.script
+		s.Options.Scripting.OnResult = s.Out.ScriptResult
 		if s.hostKeyPoll > 0 {
 			s.Options.Hooks = append(s.Options.Hooks, waitForHostKeys(s.Provider, s.hostKeyPoll))
 		}
@@ -129,7 +129,7 @@ func (s *Session) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer f.Close()
-	f.Subscribe(s.Out.event)
+	f.Subscribe(s.Out.Event)
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan error, 1)
@@ -183,7 +183,7 @@ func (s *Session) run(ctx context.Context) (err error) {
 		s.Out.Printf("serving until interrupted (Ctrl-C terminates the farm)\n")
 		<-ctx.Done()
 	}
-	if n := s.Out.failedScripts(); n > 0 {
+	if n := s.Out.FailedScripts(); n > 0 {
 		return fmt.Errorf("%d script runs failed (see above)", n)
 	}
 	return nil

@@ -6,33 +6,19 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/farmhand/farmhand/farm"
-	"github.com/farmhand/farmhand/scripting"
 )
 
-// Timeline prints events and script results as they happen, with the time
-// since the start. Its methods are safe for concurrent use.
+// Timeline is the farm's public timeline (farm.Timeline: events and
+// script results as they happen, with the time since the start) and a
+// line of counts. Its methods are safe for concurrent use.
 type Timeline struct {
-	mu     sync.Mutex
-	w      io.Writer
-	start  time.Time
-	failed int
+	*farm.Timeline
 }
 
 func newTimeline(w io.Writer) *Timeline {
-	return &Timeline{w: w, start: time.Now()}
-}
-
-// Printf prints a line (format ends with "\n") after the time since the
-// start.
-func (t *Timeline) Printf(format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(t.w, "%6.2fs  ", time.Since(t.start).Seconds())
-	fmt.Fprintf(t.w, format, args...)
+	return &Timeline{farm.NewTimeline(w, nil)}
 }
 
 // PrintCounts prints counts in one line after label, in the order of
@@ -43,43 +29,6 @@ func (t *Timeline) PrintCounts(label string, counts map[string]int) {
 		parts = append(parts, fmt.Sprintf("%s %d", name, counts[name]))
 	}
 	t.Printf("%s: %s\n", label, strings.Join(parts, ", "))
-}
-
-func (t *Timeline) event(ev farm.Event) {
-	switch ev.Type {
-	case farm.BeforeInstanceLaunch, farm.BeforeHostUp, farm.HostInit:
-		return // routine steps, left out to keep the timeline short
-	}
-	where := ev.Role
-	if ev.Server != nil {
-		where += "/" + ev.Server.ID
-		if ev.Server.PrivateIP != "" {
-			where += " (" + ev.Server.PrivateIP + ")"
-		}
-	}
-	t.Printf("event %-18s %-28s %s\n", ev.Type, where, ev.Reason)
-}
-
-// script prints a script's result with its whole output, indented.
-func (t *Timeline) script(ev farm.Event, r scripting.Result) {
-	status := fmt.Sprintf("exit %d", r.ExitCode)
-	if r.Err != nil {
-		status = r.Err.Error()
-	}
-	t.mu.Lock()
-	if !r.OK() {
-		t.failed++
-	}
-	t.mu.Unlock()
-	t.Printf("%s script %q v%d on %s/%s: %s in %s\n%s", ev.Type, r.Script, r.Version,
-		r.Target.Role, r.Target.ServerID, status, r.Duration().Round(time.Millisecond),
-		indent(r.Stdout+r.Stderr))
-}
-
-func (t *Timeline) failedScripts() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.failed
 }
 
 // indent prefixes every line of s with spaces, for output under a line of
