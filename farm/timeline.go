@@ -14,10 +14,10 @@ import (
 // Timeline prints what a farm does as it happens, one line per event and
 // per script run, each after the seconds since the timeline started:
 //
-//	  0.60s  event HostUp             app64/i-000002 (127.100.0.2) initialised
-//	  0.71s  HostUp script "install-apache" v1 on app64/i-000002: exit 0 in 105ms
-//	          | installing apache on app64
-//	  0.90s  event ScriptFailed       app64/i-000003 (127.100.0.3) HostUp script "install-apache" v1: exit status 1
+//	0.60s  event HostUp             app64/i-000002 (127.100.0.2) initialised
+//	0.71s  HostUp script "install-apache" v1 on app64/i-000002: exit 0 in 105ms
+//	        | installing apache on app64
+//	0.90s  event ScriptFailed       app64/i-000003 (127.100.0.3) HostUp script "install-apache" v1: exit status 1
 //
 // A script's output follows its line, indented. The examples print their
 // runs with it; a program gets the same by handing it the farm's events and
