@@ -74,7 +74,10 @@
 // final answer (bad credentials, unknown host, abuse: [ErrConfig]) until a
 // new updater is made, and after dyndns2's "911" or "dnserr" stay quiet for
 // 30 minutes ([ErrUnavailable]). Passwords are scrubbed from every error:
-// net/http quotes whole URLs, query strings included.
+// net/http quotes whole URLs, query strings included. Each request is
+// bounded by the options' Timeout (default [DefaultHTTPTimeout]), whatever
+// the HTTP client, so that a service that accepts and never answers fails
+// the attempt instead of holding the farm.
 //
 // # Compare-and-swap
 //

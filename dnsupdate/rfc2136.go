@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -64,7 +65,7 @@ type RFC2136Options struct {
 type RFC2136 struct {
 	server   string
 	zone     string
-	signer   *tsigSigner
+	signer   atomic.Pointer[tsigSigner] // nil: unsigned; see SetKey
 	fudge    uint16
 	timeout  time.Duration
 	dial     DialFunc
@@ -74,7 +75,6 @@ type RFC2136 struct {
 	retrier  retrier
 	zoneMu   sync.Mutex
 	zoneOf   map[string]string // name → discovered zone
-	keyLabel string            // key name, for logs
 }
 
 // NewRFC2136 checks opts and returns an updater. It does not contact the
@@ -117,8 +117,7 @@ func NewRFC2136(opts RFC2136Options) (*RFC2136, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dnsupdate: rfc2136: %w", err)
 		}
-		u.signer = s
-		u.keyLabel = s.name
+		u.signer.Store(s)
 	}
 	u.retrier = newRetrier(opts.Attempts, opts.Backoff, u.clock, u.logger)
 	return u, nil
@@ -126,7 +125,37 @@ func NewRFC2136(opts RFC2136Options) (*RFC2136, error) {
 
 // String describes the updater without its key's secret.
 func (u *RFC2136) String() string {
-	return fmt.Sprintf("rfc2136 updater (%s, zone %q, key %s)", u.server, u.zone, orNone(u.keyLabel))
+	return fmt.Sprintf("rfc2136 updater (%s, zone %q, key %s)", u.server, u.zone, orNone(u.keyLabel()))
+}
+
+// keyLabel is the name of the key updates are signed with now, for logs
+// and errors; empty when they are not signed.
+func (u *RFC2136) keyLabel() string {
+	if s := u.signer.Load(); s != nil {
+		return s.name
+	}
+	return ""
+}
+
+// SetKey replaces the TSIG key that signs the updates from now on (nil:
+// unsigned), so that a key can be rotated on a running farm: add the new
+// key to the server's update policy, call SetKey, then remove the old key
+// from the server. An update already under way finishes its attempt with
+// the key it started with; its retries use the new one. A bad key is
+// refused with an error and the old one kept. It is safe to call while
+// updates run.
+func (u *RFC2136) SetKey(key *TSIGKey) error {
+	if key == nil {
+		u.signer.Store(nil)
+		return nil
+	}
+	s, err := newTSIGSigner(*key)
+	if err != nil {
+		return fmt.Errorf("dnsupdate: rfc2136: %w", err)
+	}
+	u.signer.Store(s)
+	u.logger.LogAttrs(context.Background(), slog.LevelInfo, "dns update key replaced", slog.String("key", s.name))
+	return nil
 }
 
 // GoString is String.
@@ -196,13 +225,14 @@ func (u *RFC2136) update(ctx context.Context, op string, rs RecordSet, prev []st
 	}
 	start := u.clock.Now()
 	err = u.retrier.do(ctx, func(ctx context.Context, attempt int) error {
-		m, err := u.message(zone, rs, prev, cas)
+		signer := u.signer.Load() // one key for the whole attempt
+		m, err := u.message(zone, rs, prev, cas, signer)
 		if err != nil {
 			return &Error{Kind: ErrInvalid, Op: op, Name: rs.Name, Type: rs.Type, Server: u.server, Err: err}
 		}
 		u.logger.LogAttrs(ctx, slog.LevelDebug, "dns update attempt", slog.String("op", op), slog.String("name", rs.Name),
 			slog.String("type", rs.Type), slog.Int("attempt", attempt), slog.Int("id", int(m.Id)))
-		r, xerr := exchange(ctx, u.dial, u.server, m, u.signer, u.timeout)
+		r, xerr := exchange(ctx, u.dial, u.server, m, signer, u.timeout)
 		return u.classify(op, rs, r, xerr, cas)
 	})
 	if err != nil {
@@ -212,12 +242,12 @@ func (u *RFC2136) update(ctx context.Context, op string, rs RecordSet, prev []st
 	}
 	u.logger.LogAttrs(ctx, slog.LevelInfo, "dns updated", slog.String("op", op), slog.String("name", rs.Name),
 		slog.String("type", rs.Type), slog.Any("values", rs.Values), slog.String("zone", zone),
-		slog.String("server", u.server), slog.String("key", u.keyLabel), slog.Duration("took", u.clock.Since(start)))
+		slog.String("server", u.server), slog.String("key", u.keyLabel()), slog.Duration("took", u.clock.Since(start)))
 	return nil
 }
 
 // message builds one fresh UPDATE message, signed (by exchange) once.
-func (u *RFC2136) message(zone string, rs RecordSet, prev []string, cas bool) (*dns.Msg, error) {
+func (u *RFC2136) message(zone string, rs RecordSet, prev []string, cas bool, signer *tsigSigner) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetUpdate(zone)
 	if rs.Values != nil {
@@ -247,9 +277,9 @@ func (u *RFC2136) message(zone string, rs RecordSet, prev []string, cas bool) (*
 		}
 		m.Insert(rrs)
 	}
-	if u.signer != nil {
+	if signer != nil {
 		// TSIG must be the last record; exchange signs it once.
-		m.SetTsig(u.signer.name, u.signer.algorithm, u.fudge, u.signTime().Unix())
+		m.SetTsig(signer.name, signer.algorithm, u.fudge, u.signTime().Unix())
 	}
 	return m, nil
 }
@@ -291,7 +321,7 @@ func (u *RFC2136) classify(op string, rs RecordSet, r *dns.Msg, xerr error, cas 
 			return xerr
 		}
 		if errors.Is(xerr, dns.ErrSecret) || errors.Is(xerr, dns.ErrKeyAlg) {
-			e.Kind, e.Err = ErrConfig, fmt.Errorf("cannot sign with %s: %v", u.keyLabel, xerr)
+			e.Kind, e.Err = ErrConfig, fmt.Errorf("cannot sign with %s: %v", u.keyLabel(), xerr)
 			return e
 		}
 		e.Kind, e.Err = ErrUnavailable, xerr
@@ -317,12 +347,12 @@ func (u *RFC2136) classify(op string, rs RecordSet, r *dns.Msg, xerr error, cas 
 		case dns.RcodeBadTime:
 			e.Kind, e.Err = ErrClockSkew, fmt.Errorf("server answered %s: the signing time is more than %d s from the server's clock", answer, u.fudge)
 		case dns.RcodeBadSig, dns.RcodeBadKey:
-			e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: check the name, algorithm and secret of %s", answer, u.keyLabel)
+			e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: check the name, algorithm and secret of %s", answer, u.keyLabel())
 		default:
 			e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: not authoritative for the zone, or the key is not accepted", answer)
 		}
 	case dns.RcodeRefused:
-		e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: the update policy does not allow this key (%s) to change this name", answer, orNone(u.keyLabel))
+		e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: the update policy does not allow this key (%s) to change this name", answer, orNone(u.keyLabel()))
 	case dns.RcodeNotZone:
 		e.Kind, e.Err = ErrConfig, fmt.Errorf("server answered %s: the name is outside the zone", answer)
 	case dns.RcodeNotImplemented:
