@@ -151,6 +151,30 @@
 // [Farm.Run] inside a testing/synctest bubble on the real clock, where a
 // day of farm activity takes milliseconds.
 //
+// # Deadlines
+//
+// No step waits on the network without a deadline, so that a cloud API, a
+// DNS server, an SSH port or a load balancer that accepts and never
+// answers cannot hold the controller. Each try of a provider call and
+// each background delivery of an event to a hook is bounded by
+// Options.StepTimeout (default 2 minutes, on the real clock); a tick whose
+// call stalled returns "farm: list zones: no answer within ..." and the
+// next tick tries again. Scripts have their own timeouts (a binding's
+// Timeout; a database's PromoteTimeout for its promote, fence and demote
+// scripts), an SSH dial its DialTimeout, a DNS update its updater's
+// timeout and attempts, a master move Options.DNSVerify's Timeout. The
+// locks held across such calls (the tick, the DNS sync, the scaling
+// evaluation) are given up when the caller's context ends, and Close
+// ends every step in progress.
+//
+// A provider call is retried by one loop only: a driver that retries some
+// errors itself (provider.Retrier: the EC2 driver's SDK retryer, the
+// Rackspace driver's throttling loop) is not retried again for them; the
+// farm retries the rest up to three times within a tick. Run also writes
+// the DNS names again every Options.DNSResync (default a minute) when one
+// differs from what the farm wants, repairing a name a failed write left
+// stale.
+//
 // # Scripts
 //
 // With Options.Scripting set, the farm configures its servers over SSH with

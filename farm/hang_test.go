@@ -219,3 +219,38 @@ func TestNoFailoverStepHangs(t *testing.T) {
 		}
 	})
 }
+
+func TestASyncWaitingBehindAStalledDNSWriteGivesUp(t *testing.T) {
+	noLeaks(t)
+	dnsStall := stall.Listen(t)
+	upd, err := dnsupdate.NewRFC2136(dnsupdate.RFC2136Options{Server: dnsStall.Addr(), Zone: "farm.test",
+		Timeout: time.Minute, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud := fake.New(fake.Options{})
+	defer cloud.Close()
+	f, err := New(Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 1,
+		DNS: []DNSName{{Name: "www.farm.test", Select: DNSSelectAll}}}}}, cloud, &Options{DNS: upd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, stopFirst := context.WithCancel(t.Context())
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- f.SyncDNS(first) }() // holds the sync, stalled on the server
+	deadline := time.Now().Add(30 * time.Second)
+	for dnsStall.Accepted() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err = returnsWithin(t, "SyncDNS", 30*time.Second, func() error { return f.SyncDNS(ctx) })
+	if err == nil || !strings.Contains(err.Error(), "waiting for the sync in progress") {
+		t.Fatalf("SyncDNS behind a stalled sync: %v; want it to give up waiting", err)
+	}
+	stopFirst()
+	if err := returnsWithin(t, "the stalled SyncDNS", 30*time.Second, func() error { return <-firstDone }); err == nil {
+		t.Fatal("the stalled sync reported no error")
+	}
+	returnsWithin(t, "Close", 10*time.Second, f.Close)
+}
