@@ -17,6 +17,7 @@ import (
 	"github.com/farmhand/farmhand/internal/stall"
 	"github.com/farmhand/farmhand/provider/ec2"
 	"github.com/farmhand/farmhand/provider/fake"
+	"github.com/farmhand/farmhand/scaling"
 	"github.com/farmhand/farmhand/scripting"
 )
 
@@ -252,5 +253,35 @@ func TestASyncWaitingBehindAStalledDNSWriteGivesUp(t *testing.T) {
 	if err := returnsWithin(t, "the stalled SyncDNS", 30*time.Second, func() error { return <-firstDone }); err == nil {
 		t.Fatal("the stalled sync reported no error")
 	}
+	returnsWithin(t, "Close", 10*time.Second, f.Close)
+}
+
+func TestAnEvaluationWaitingBehindAStalledSourceGivesUp(t *testing.T) {
+	noLeaks(t)
+	src := &scaling.URL{URL: stall.HTTP(t) + "/health", Timeout: time.Minute}
+	pol := &ScalingSpec{EvaluationInterval: time.Second, CooldownUp: -1, CooldownDown: -1,
+		Thresholds: []ThresholdSpec{{Metric: scaling.MetricURLResponse, UpAbove: ptr(2.0), UpBy: "1", DownBelow: ptr(0.1), DownBy: "1"}}}
+	cloud := fake.New(fake.Options{})
+	defer cloud.Close()
+	f, err := New(Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 3, Scaling: pol}}}, cloud,
+		&Options{MetricSources: map[string][]scaling.Source{"app": {src}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Launch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	first, stopFirst := context.WithCancel(t.Context())
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- f.EvaluateScaling(first) }() // holds the evaluation, its source stalled
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	err = returnsWithin(t, "EvaluateScaling", 30*time.Second, func() error { return f.EvaluateScaling(ctx) })
+	if err == nil || !strings.Contains(err.Error(), "waiting for the evaluation in progress") {
+		t.Fatalf("EvaluateScaling behind a stalled one: %v; want it to give up waiting", err)
+	}
+	stopFirst()
+	returnsWithin(t, "the stalled EvaluateScaling", 30*time.Second, func() error { return <-firstDone })
 	returnsWithin(t, "Close", 10*time.Second, f.Close)
 }
