@@ -12,11 +12,13 @@ import (
 )
 
 // rolloutScripts are the scripts of the rollout tests, run over SSH on the
-// fake cloud's servers: HostInit fails on servers of an image named
-// "broken-*", and a server of an image named "sick-*" initialises but
-// never passes its health check.
+// fake cloud's servers (each in its own directory of one sandbox): HostInit
+// fails on servers of an image named "broken-*", and on every server of an
+// image named "flaky-*" but the first; a server of an image named "sick-*"
+// initialises but never passes its health check.
 var rolloutScripts = map[string]string{
 	"init": `case "%image_id%" in broken-*) echo "the image %image_id% does not boot the app" >&2; exit 1;; esac
+case "%image_id%" in flaky-*) if [ -e ../flaky-booted ]; then echo "the image %image_id% boots once" >&2; exit 1; fi; touch ../flaky-booted;; esac
 case "%image_id%" in sick-*) ;; *) echo up > healthy;; esac
 echo "%image_id%" > image`,
 }
@@ -156,6 +158,14 @@ func TestRolloutReplacesEveryServerInBatches(t *testing.T) {
 	if err := r.farm.WaitRollouts(context.Background()); err != nil {
 		t.Errorf("WaitRollouts: %v", err)
 	}
+	// The events print as one readable line each.
+	done := r.rec.of(RolloutBatchDone)
+	if got := done[0].String(); !strings.HasSuffix(got, " RolloutBatchDone app: batch 1: 2 servers of v2 in service") {
+		t.Errorf("RolloutBatchDone prints %q", got)
+	}
+	if got := r.rec.of(RolloutStarted)[0].String(); !strings.HasSuffix(got, " RolloutStarted app: replacing 3 servers of v1 with v2, 2 at a time, keeping 3 in service") {
+		t.Errorf("RolloutStarted prints %q", got)
+	}
 	if sp := r.farm.Spec(); sp.Roles[0].Image != "v2" {
 		t.Errorf("the farm's spec has image %q, want v2", sp.Roles[0].Image)
 	}
@@ -186,7 +196,7 @@ func TestRolloutOfAnImageThatFailsHostInitRollsBack(t *testing.T) {
 	}
 }
 
-func TestRolloutOfAnImageFailingItsHealthCheckRollsBackItsDoneBatches(t *testing.T) {
+func TestRolloutOfAnImageFailingItsHealthCheckRollsBack(t *testing.T) {
 	r, _ := newRolloutRig(t)
 	applyImage(t, r.farm, "sick-v2", &ApplyOptions{BatchSize: 1, MinHealthy: 3})
 	ro := driveRollout(t, r, 3, 60)
@@ -196,6 +206,24 @@ func TestRolloutOfAnImageFailingItsHealthCheckRollsBackItsDoneBatches(t *testing
 	r.tick(10 * time.Second)
 	if got := images(r.farm); got != "v1 v1 v1" {
 		t.Errorf("images %q, want three v1", got)
+	}
+}
+
+func TestRolloutFailingInItsSecondBatchReplacesTheFirstBack(t *testing.T) {
+	r, _ := newRolloutRig(t)
+	applyImage(t, r.farm, "flaky-v2", &ApplyOptions{BatchSize: 1, MinHealthy: 3})
+	ro := driveRollout(t, r, 3, 60)
+	if ro.Phase != PhaseRolledBack || ro.Replaced != 1 || !strings.Contains(ro.Reason, "batch 2:") {
+		t.Fatalf("rollout %s, want rolled back from batch 2, its one done server replaced back", ro)
+	}
+	r.tick(10 * time.Second)
+	if got := images(r.farm); got != "v1 v1 v1" {
+		t.Errorf("images %q, want three v1", got)
+	}
+	want := []EventType{RolloutStarted, RolloutBatchStarted, RolloutBatchDone, RolloutBatchStarted, RolloutBatchFailed,
+		RollbackStarted, RolloutBatchStarted, RolloutBatchDone, RollbackFinished}
+	if got := rolloutTypes(r.rec); !equalTypes(got, want) {
+		t.Errorf("events %v, want %v", got, want)
 	}
 }
 
