@@ -82,10 +82,12 @@ type pooledConn struct {
 	// so the connection stays usable only while that pin stands.
 	pinned bool
 	sem    chan struct{}
-	// sftp is opened on first ReadFile and kept with the connection.
-	sftpMu sync.Mutex
-	sftp   *sftp.Client
-	noSFTP bool // the server has no SFTP subsystem
+	// sftp is opened on first ReadFile and kept with the connection;
+	// sftpLock (a context-aware mutex: opening it is a network call)
+	// guards it and noSFTP.
+	sftpLock chan struct{}
+	sftp     *sftp.Client
+	noSFTP   bool // the server has no SFTP subsystem
 	// The fields below are guarded by Pool.mu.
 	inUse    int
 	lastUsed time.Time
@@ -94,12 +96,13 @@ type pooledConn struct {
 	own      bool // not in the map: closed after its one run
 }
 
+// close closes the connection; no run uses it any more.
 func (pc *pooledConn) close() {
-	pc.sftpMu.Lock()
+	pc.sftpLock <- struct{}{}
 	if pc.sftp != nil {
 		_ = pc.sftp.Close()
 	}
-	pc.sftpMu.Unlock()
+	<-pc.sftpLock
 	pc.c.close()
 }
 
@@ -181,9 +184,13 @@ func (p *Pool) readSFTP(ctx context.Context, pc *pooledConn, path string) (data 
 			data, err = nil, ctx.Err()
 		}
 	}()
-	pc.sftpMu.Lock()
+	select {
+	case pc.sftpLock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
 	if pc.noSFTP {
-		pc.sftpMu.Unlock()
+		<-pc.sftpLock
 		return nil, true, nil
 	}
 	if pc.sftp == nil {
@@ -192,16 +199,16 @@ func (p *Pool) readSFTP(ctx context.Context, pc *pooledConn, path string) (data 
 			var oce *ssh.OpenChannelError
 			if errors.As(err, &oce) || strings.Contains(err.Error(), "subsystem request failed") {
 				pc.noSFTP = true
-				pc.sftpMu.Unlock()
+				<-pc.sftpLock
 				return nil, true, nil
 			}
-			pc.sftpMu.Unlock()
+			<-pc.sftpLock
 			return nil, false, err
 		}
 		pc.sftp = sc
 	}
 	sc := pc.sftp
-	pc.sftpMu.Unlock()
+	<-pc.sftpLock
 	f, err := sc.Open(path)
 	if err != nil {
 		return nil, false, err
@@ -388,7 +395,8 @@ func (p *Pool) get(ctx context.Context, t Target) (pc *pooledConn, reused bool, 
 
 // dial makes a new connection for key; p.mu is held on entry and released.
 func (p *Pool) dial(ctx context.Context, t Target, key string) (*pooledConn, bool, error) {
-	pc := &pooledConn{key: key, addr: t.addr(), ready: make(chan struct{}), sem: make(chan struct{}, p.perConn), inUse: 1}
+	pc := &pooledConn{key: key, addr: t.addr(), ready: make(chan struct{}), sem: make(chan struct{}, p.perConn),
+		sftpLock: make(chan struct{}, 1), inUse: 1}
 	pc.sem <- struct{}{}
 	if len(p.conns) >= p.max && !p.evictLocked() {
 		pc.own = true
