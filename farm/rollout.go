@@ -104,6 +104,8 @@ type Rollout struct {
 	// under way: the new servers another controller launched may not
 	// have run their hooks, so they are replaced.
 	resumed bool
+	// waiting says what the current batch waits for (not saved).
+	waiting string
 }
 
 // String describes the rollout in one line, as in

@@ -260,6 +260,9 @@ func TestRolloutResumesInASecondController(t *testing.T) {
 	if !mid.Phase.Active() || mid.Batch != 2 {
 		t.Fatalf("rollout %s, want batch 2 under way", mid)
 	}
+	if st := r.farm.Status().String(); !strings.Contains(st, "    rollout: role app: rolling v1 -> v2, batch 2, 1 replaced (batch 2: 0 of 1 new servers ready)") {
+		t.Errorf("Status does not show the rollout under way:\n%s", st)
+	}
 	r.farm.Close()
 
 	// A second controller with the old spec over the same cloud and store.

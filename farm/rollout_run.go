@@ -162,9 +162,10 @@ func (f *Farm) stepRolloutLocked(ro *Rollout, now time.Time) bool {
 	}()
 	switch step.kind {
 	case stepWait:
-		rs.note = "rollout " + step.reason
+		ro.waiting = step.reason
 		return false
 	case stepStartBatch:
+		ro.waiting = ""
 		ro.Batch++
 		ro.Old, ro.Accepted, ro.Surge, ro.BatchStarted = step.old, step.accepted, len(step.old), now
 		emit(RolloutBatchStarted, step.old, step.reason)
@@ -188,7 +189,6 @@ func (f *Farm) stepRolloutLocked(ro *Rollout, now time.Time) bool {
 			ro.Phase = PhaseDone
 			emit(RolloutFinished, nil, fmt.Sprintf("every server runs %s (%s replaced)", ro.To, nServers(ro.Replaced)))
 		}
-		rs.note = ""
 		return false
 	}
 	// stepFail: the batch's new servers go; its old ones stay.
@@ -214,9 +214,28 @@ func (f *Farm) stepRolloutLocked(ro *Rollout, now time.Time) bool {
 	}
 	ro.Phase = PhasePaused
 	f.setRoleBuildLocked(ro.Role, good)
-	rs.note = "rollout paused: " + step.reason
 	emit(RolloutPaused, nil, fmt.Sprintf("rollout paused, the role launches %s: %s", good, step.reason))
 	return false
+}
+
+// rolloutStatusLocked is a copy of a role's rollout for Status, nil
+// without one.
+func (f *Farm) rolloutStatusLocked(role string) *Rollout {
+	ro := f.rollouts[role]
+	if ro == nil {
+		return nil
+	}
+	c := ro.clone()
+	return &c
+}
+
+// statusLine is the rollout's line in Status: its String, and what it
+// waits for while under way.
+func (r Rollout) statusLine() string {
+	if r.Phase.Active() && r.waiting != "" {
+		return r.String() + " (" + r.waiting + ")"
+	}
+	return r.String()
 }
 
 // encodeRolloutLocked is the Store record of a role's rollout.

@@ -47,6 +47,9 @@ type RoleStatus struct {
 	// NeedsMaster is set for a database or NFS role: it is ready only once
 	// one of its servers in service is marked master.
 	NeedsMaster bool
+	// Rollout is the role's rollout under way or last ended (see
+	// [Farm.Apply]); nil when it had none.
+	Rollout *Rollout
 }
 
 // Role returns the named role's status.
@@ -128,6 +131,9 @@ func (s Status) String() string {
 		if r.Note != "" {
 			fmt.Fprintf(&b, "    note: %s\n", r.Note)
 		}
+		if r.Rollout != nil {
+			fmt.Fprintf(&b, "    rollout: %s\n", r.Rollout.statusLine())
+		}
 	}
 	return b.String()
 }
@@ -171,7 +177,7 @@ func (f *Farm) statusLocked() Status {
 			Name: name, Desired: rs.desired, Min: rs.min, Max: rs.max,
 			Counts: maps.Clone(counts), Launching: launching, Servers: servers,
 			AvoidedZones: avoided, Note: rs.note, LastError: rs.lastErr,
-			NeedsMaster: rs.spec.primaryRole(),
+			NeedsMaster: rs.spec.primaryRole(), Rollout: f.rolloutStatusLocked(name),
 		})
 	}
 	return st
