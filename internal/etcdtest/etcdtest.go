@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -214,7 +215,38 @@ func (s *Server) Pause() error {
 		return fmt.Errorf("etcdtest: pause: %w", err)
 	}
 	s.paused = true
+	// kill returns once the signal is queued; a thread running on another
+	// core can still answer a request until it is stopped. Pause returns
+	// when every thread of etcd is stopped.
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(s.proc.Pid()) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("etcdtest: pause: etcd's threads did not stop within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	return nil
+}
+
+// allThreadsStopped reports whether every thread of the process is in the
+// stopped state ('T' in /proc/PID/task/TID/stat).
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume continues a paused etcd with SIGCONT.
