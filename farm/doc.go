@@ -443,6 +443,21 @@
 // vouch for. New servers take the lowest free indexes, so a role's
 // %instance_index% values move during a rollout.
 //
+// # Cost and budget
+//
+// A role may set PricePerHour (YAML price_per_hour): what one of its
+// servers costs per hour. [Farm.Cost] reports the farm's running cost per
+// hour and its cost so far and this month, counted from its servers'
+// lifetimes on the farm's clock (from the launch until the listing that
+// shows the server gone); with Options.Store the cost so far survives a
+// restart. Spec.Budget (YAML budget: {per_hour: 5, per_month: 3000})
+// blocks scale-out past it: a policy's growth stops where the budget ends
+// and a ScalingDecision says so in its reason (with params "blocked":
+// "budget" and "wanted" when the count stays), and SetDesired past it
+// returns an error. The budget never blocks replacing failed servers, nor
+// growing a role up to its minimum. package farm/metrics exports
+// farmhand_cost_per_hour and farmhand_cost_total.
+//
 // # The Store
 //
 // A controller's own state (what the cloud's tags cannot tell) lives in

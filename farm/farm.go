@@ -157,6 +157,7 @@ type Farm struct {
 	// hostUpPending counts, per server, the HostUp events whose
 	// non-blocking scripts have not finished yet.
 	hostUpPending map[string]int
+	cost          *costLedger // see cost.go
 }
 
 // roleState is the controller's state of one role.
@@ -304,6 +305,7 @@ func newFarm(spec Spec, p provider.Provider, opts *Options) (*Farm, error) {
 	}
 	errs = append(errs, f.initScaling()...)
 	errs = append(errs, f.initBackups()...)
+	errs = append(errs, f.initCost()...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -519,6 +521,9 @@ func (f *Farm) setDesired(role string, n int, reason string) error {
 		return fmt.Errorf("farm: role %q: desired %d < min %d", role, n, rs.min)
 	case n > rs.max:
 		return fmt.Errorf("farm: role %q: desired %d > max %d", role, n, rs.max)
+	}
+	if m, why := f.budgetGuardLocked(role, n, rs.min, OriginProgram, true); m != n {
+		return fmt.Errorf("farm: role %q: desired %d: %s", role, n, why) // see cost.go
 	}
 	rs.desiredByUser = true
 	f.markLocked(keyRole + role)

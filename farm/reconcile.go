@@ -58,6 +58,7 @@ func (f *Farm) Reconcile(ctx context.Context) error {
 		if err == nil {
 			f.mu.Lock()
 			now := f.clk.Now()
+			f.accrueCostLocked(now) // see cost.go
 			f.observeLocked(cloud, now)
 			f.applyRestoredLocked()   // see persist_restore.go
 			f.stepRolloutsLocked(now) // see rollout_run.go

@@ -325,6 +325,9 @@ func (f *Farm) applyScalingLocked(j *scaleJob, now time.Time) bool {
 	d := j.rsc.ev.Evaluate(scaling.Observation{
 		Now: now, Current: rs.desired, Servers: j.target.Servers, Metrics: j.metrics,
 	})
+	if n, why := f.budgetGuardLocked(j.role, d.To, d.Min, OriginPolicy, false); n != d.To {
+		d.To, d.Reason = n, why // see cost.go
+	}
 	j.rsc.last = &d
 	f.markLocked(keyScaling + j.role)
 	f.log.Debug("farm: scaling evaluated", "role", j.role, "action", d.Action.String(), "from", d.From, "to", d.To, "reason", d.Reason)

@@ -39,6 +39,9 @@ type Spec struct {
 	Events []string `yaml:"events,omitempty"`
 	// Roles are the farm's roles, in the order Status reports them.
 	Roles []RoleSpec `yaml:"roles"`
+	// Budget caps what the farm may spend; see [BudgetSpec]. nil means
+	// no cap.
+	Budget *BudgetSpec `yaml:"budget,omitempty"`
 
 	// src is the file the spec was read from, if any.
 	src *yamlSource
@@ -123,6 +126,10 @@ type RoleSpec struct {
 	NFS *NFSSpec `yaml:"nfs,omitempty"`
 	// Backup backs the role's data up on an interval; see [BackupSpec].
 	Backup *BackupSpec `yaml:"backup,omitempty"`
+	// PricePerHour is what one server of the role costs per hour, in any
+	// currency the farm's prices share; 0 means free. [Farm.Cost] reports
+	// the farm's cost from it and Spec.Budget caps it.
+	PricePerHour float64 `yaml:"price_per_hour,omitempty"`
 }
 
 // HealthCheckSpec defines one health check of a role.

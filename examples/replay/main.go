@@ -62,6 +62,7 @@ type config struct {
 	cooldownUp, cooldownDown time.Duration
 	warmUp, boot, tick       time.Duration
 	hourly                   bool
+	price                    float64
 }
 
 // defaults is the policy of the flags' defaults: the one package
@@ -70,7 +71,7 @@ func defaults() config {
 	return config{
 		min: 2, max: 12, up: 2.0, upBy: "50%", down: 0.8, downBy: "1", datapoints: 2,
 		interval: time.Minute, cooldownUp: 3 * time.Minute, cooldownDown: 10 * time.Minute,
-		warmUp: 3 * time.Minute, boot: 2 * time.Minute, tick: 30 * time.Second, hourly: true,
+		warmUp: 3 * time.Minute, boot: 2 * time.Minute, tick: 30 * time.Second, hourly: true, price: 0.10,
 	}
 }
 
@@ -91,6 +92,7 @@ func main() {
 	flag.DurationVar(&c.boot, "boot", c.boot, "how long a launched server takes to boot")
 	flag.DurationVar(&c.tick, "tick", c.tick, "time between two reconciliations")
 	flag.BoolVar(&c.hourly, "hourly", c.hourly, "print the capacity at every hour")
+	flag.Float64Var(&c.price, "price", c.price, "price of one server-hour (the role's price_per_hour), for the cost line")
 	flag.Parse()
 	if err := run(os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "replay:", err)
@@ -121,6 +123,7 @@ type step struct {
 	gap             bool // no datapoint: the metric failed
 	desired         int
 	running, billed int
+	cost            float64 // the farm's cost so far (farm.Farm.Cost)
 }
 
 // action is one scaling decision.
@@ -159,7 +162,7 @@ func run(w io.Writer, c config) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	role := farm.RoleSpec{Name: "app", Image: "img-app", Min: c.min, Max: c.max, Scaling: c.spec()}
+	role := farm.RoleSpec{Name: "app", Image: "img-app", Min: c.min, Max: c.max, Scaling: c.spec(), PricePerHour: c.price}
 	spec := farm.Spec{Name: "replay", Roles: []farm.RoleSpec{role}}
 	if err := spec.Validate(); err != nil {
 		return err
@@ -230,6 +233,12 @@ func run(w io.Writer, c config) error {
 	}
 	fmt.Fprintf(w, "farm on the fake cloud: actions=%d up=%d down=%d server-hours=%.1f peak=%d low=%d\n",
 		len(actions), ups, downs, hours, peak, low)
+	if len(steps) > 0 {
+		// The farm's own accounting, from its servers' lifetimes: from the
+		// first tick of the trace to the last.
+		fmt.Fprintf(w, "cost at %.2f per server-hour (farm.Cost): %.2f over the trace, %.2f/h at the end\n",
+			c.price, steps[len(steps)-1].cost-steps[0].cost, float64(steps[len(steps)-1].billed)*c.price)
+	}
 	sim, err := scaling.Simulate(policy, trace, &scaling.SimOptions{BootDelay: c.boot, Start: start})
 	if err != nil {
 		return err
@@ -314,7 +323,7 @@ func replay(c config, spec farm.Spec, trace *scaling.Trace, start time.Time, dur
 			return nil, nil, err
 		}
 		st, _ := f.Status().Role("app")
-		steps = append(steps, step{at: now, load: point.Load, gap: point.Missing, desired: st.Desired, running: len(runningServers(f)), billed: billed(cloud)})
+		steps = append(steps, step{at: now, load: point.Load, gap: point.Missing, desired: st.Desired, running: len(runningServers(f)), billed: billed(cloud), cost: f.Cost().SoFar})
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -24,6 +24,7 @@ func TestReplayOfTheSampleDayMatchesThePureModel(t *testing.T) {
 		"  13:00  12  12  12 ████████████   load  17.25",
 		"farm on the fake cloud: actions=14 up=4 down=10 server-hours=147.5 peak=12 low=2",
 		"pure model (scaling.Simulate): actions=14 up=4 down=10 server-hours=147.5 peak=12 low=2",
+		"cost at 0.10 per server-hour (farm.Cost): 14.76 over the trace, 0.20/h at the end",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q", want)

@@ -46,6 +46,7 @@ type Collector struct {
 	servers, desired, minimum, maximum *prometheus.Desc
 	sshOpen, sshDials, sshReuses       *prometheus.Desc
 	backupAge                          *prometheus.Desc
+	costPerHour, costTotal             *prometheus.Desc
 
 	providerCalls   *prometheus.CounterVec
 	providerErrors  *prometheus.CounterVec
@@ -92,12 +93,14 @@ func New(opts *Options) *Collector {
 	c := &Collector{
 		servers: prometheus.NewDesc(ns+"_servers", "Servers the farm knows, by role and state.",
 			[]string{"farm", "role", "state"}, nil),
-		desired:   prometheus.NewDesc(ns+"_role_desired_servers", "The role's desired server count.", []string{"farm", "role"}, nil),
-		minimum:   prometheus.NewDesc(ns+"_role_min_servers", "The role's lower bound in force.", []string{"farm", "role"}, nil),
-		maximum:   prometheus.NewDesc(ns+"_role_max_servers", "The role's upper bound in force.", []string{"farm", "role"}, nil),
-		sshOpen:   prometheus.NewDesc(ns+"_ssh_connections_open", "SSH connections the farm keeps open to its servers.", []string{"farm"}, nil),
-		sshDials:  prometheus.NewDesc(ns+"_ssh_pool_dials_total", "SSH handshakes of the farm's connection pool.", []string{"farm"}, nil),
-		sshReuses: prometheus.NewDesc(ns+"_ssh_pool_reuses_total", "Reads and commands served on an SSH connection already open.", []string{"farm"}, nil),
+		desired:     prometheus.NewDesc(ns+"_role_desired_servers", "The role's desired server count.", []string{"farm", "role"}, nil),
+		minimum:     prometheus.NewDesc(ns+"_role_min_servers", "The role's lower bound in force.", []string{"farm", "role"}, nil),
+		maximum:     prometheus.NewDesc(ns+"_role_max_servers", "The role's upper bound in force.", []string{"farm", "role"}, nil),
+		sshOpen:     prometheus.NewDesc(ns+"_ssh_connections_open", "SSH connections the farm keeps open to its servers.", []string{"farm"}, nil),
+		sshDials:    prometheus.NewDesc(ns+"_ssh_pool_dials_total", "SSH handshakes of the farm's connection pool.", []string{"farm"}, nil),
+		sshReuses:   prometheus.NewDesc(ns+"_ssh_pool_reuses_total", "Reads and commands served on an SSH connection already open.", []string{"farm"}, nil),
+		costPerHour: prometheus.NewDesc(ns+"_cost_per_hour", "What the farm's servers running now cost per hour (RoleSpec.PricePerHour).", []string{"farm", "role"}, nil),
+		costTotal:   prometheus.NewDesc(ns+"_cost_total", "What the farm has cost so far, from its servers' lifetimes.", []string{"farm", "role"}, nil),
 		backupAge: prometheus.NewDesc(ns+"_backup_age_seconds",
 			"Time since the newest complete backup of the role finished, on the farm's clock; absent before the first.", []string{"farm", "role"}, nil),
 		backups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "backups_total",
@@ -147,6 +150,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sshDials
 	ch <- c.sshReuses
 	ch <- c.backupAge
+	ch <- c.costPerHour
+	ch <- c.costTotal
 	for _, v := range c.vecs() {
 		v.Describe(ch)
 	}
@@ -172,6 +177,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.maximum, prometheus.GaugeValue, float64(r.Max), st.Farm, r.Name)
 		}
 		c.collectBackups(ch, w.f, st)
+		for _, rc := range w.f.Cost().Roles {
+			ch <- prometheus.MustNewConstMetric(c.costPerHour, prometheus.GaugeValue, rc.PerHour, st.Farm, rc.Role)
+			ch <- prometheus.MustNewConstMetric(c.costTotal, prometheus.CounterValue, rc.SoFar, st.Farm, rc.Role)
+		}
 		ps := w.f.SSHPoolStats()
 		ch <- prometheus.MustNewConstMetric(c.sshOpen, prometheus.GaugeValue, float64(ps.Open), st.Farm)
 		ch <- prometheus.MustNewConstMetric(c.sshDials, prometheus.CounterValue, float64(ps.Dials), st.Farm)
