@@ -113,7 +113,8 @@ func TestBudgetHoldsThePolicyBack(t *testing.T) {
 	r.tick(10 * time.Second)
 	r.tick(30 * time.Second)
 	if got := r.running("app"); len(got) != 3 {
-		d, _ := r.farm.LastScalingDecision("app"); t.Fatalf("running %v, want 3 (the budget limit); last %+v", got, d)
+		d, _ := r.farm.LastScalingDecision("app")
+		t.Fatalf("running %v, want 3 (the budget limit); last %+v", got, d)
 	}
 	var found bool
 	for _, ev := range rec.of(ScalingDecision) {
