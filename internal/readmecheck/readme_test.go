@@ -193,3 +193,31 @@ func TestPackageMapNamesEveryPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The README's apt-get line installs every Debian package .ci/run does.
+func TestInstallLineMatchesCI(t *testing.T) {
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := readme(t)
+	i := strings.Index(text, "apt-get install -y ")
+	if i < 0 {
+		t.Fatal("README has no apt-get install line")
+	}
+	line := text[i:]
+	line = line[:strings.Index(line, "`")]
+	have := map[string]bool{}
+	for _, f := range strings.Fields(line) {
+		have[f] = true
+	}
+	pkgs := regexp.MustCompile(`need\+=\(([\w.-]+)\)`).FindAllStringSubmatch(string(ci), -1)
+	if len(pkgs) < 5 {
+		t.Fatalf("found %d packages in .ci/run", len(pkgs))
+	}
+	for _, m := range pkgs {
+		if !have[m[1]] {
+			t.Errorf(".ci/run installs %s; the README's apt-get line does not", m[1])
+		}
+	}
+}
