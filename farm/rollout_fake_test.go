@@ -227,6 +227,29 @@ func TestRolloutFailingInItsSecondBatchReplacesTheFirstBack(t *testing.T) {
 	}
 }
 
+func TestRolloutOfANewInstanceType(t *testing.T) {
+	r, _ := newRolloutRig(t)
+	next := rolloutSpec()
+	next.Roles[0].InstanceType = "m1.large"
+	plan, err := r.farm.Apply(context.Background(), next, &ApplyOptions{BatchPercent: 50, NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "instance type: (default) -> m1.large (replace 3 servers in batches)") {
+		t.Errorf("plan:\n%s", plan)
+	}
+	ro := driveRollout(t, r, 3, 40)
+	if ro.Phase != PhaseDone || ro.Batch != 2 || ro.BatchSize != 2 {
+		t.Fatalf("rollout %s (batch size %d), want done in 2 batches of 2 (50%% of 3, rounded up)", ro, ro.BatchSize)
+	}
+	r.tick(10 * time.Second)
+	for _, s := range r.farm.Servers("app") {
+		if s.State.live() && (s.InstanceType != "m1.large" || s.Image != "v1") {
+			t.Errorf("server %s runs %s/%s, want v1/m1.large", s.ID, s.Image, s.InstanceType)
+		}
+	}
+}
+
 func TestRolloutPausesWhenAskedTo(t *testing.T) {
 	r, _ := newRolloutRig(t)
 	applyImage(t, r.farm, "broken-v2", &ApplyOptions{OnFailure: Pause, MinHealthy: 3})

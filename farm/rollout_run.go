@@ -156,14 +156,15 @@ func (f *Farm) stepRolloutLocked(ro *Rollout, now time.Time) bool {
 	emit := func(t EventType, ids []string, reason string) {
 		f.emitLocked(Event{Type: t, Role: ro.Role, Reason: reason, Params: params(ids)})
 	}
+	if step.kind == stepWait {
+		ro.waiting = step.reason // nothing to save
+		return false
+	}
 	defer func() {
 		f.markLocked(keyRollout + ro.Role)
 		f.notifyLocked()
 	}()
 	switch step.kind {
-	case stepWait:
-		ro.waiting = step.reason
-		return false
 	case stepStartBatch:
 		ro.waiting = ""
 		ro.Batch++
