@@ -71,7 +71,7 @@ func TestLaunchRejectsZonesTheProviderDoesNotHave(t *testing.T) {
 	spec.Roles[1].Zones = []string{"fake-1a", "mars-1a"}
 	r := newRig(t, spec, nil, fake.Options{})
 	err := r.farm.Launch(r.ctx)
-	if err == nil || err.Error() != `role "app": zone "mars-1a" is not one of the provider's zones [fake-1a fake-1b fake-1c]` {
+	if err == nil || err.Error() != `role "app": zone "mars-1a" is not one of the provider's zones [fake-1a fake-1b fake-1c] (or a logical zone: a, b, c, ... or any)` {
 		t.Fatalf("Launch error = %v", err)
 	}
 	if n := len(r.cloud.Servers()); n != 0 {

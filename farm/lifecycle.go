@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -29,10 +28,9 @@ func (f *Farm) Launch(ctx context.Context) error {
 	var errs []error
 	for i, r := range f.spec.Roles {
 		for j, z := range r.Zones {
-			if !slices.Contains(zones, z) {
+			if _, err := resolveZones([]string{z}, zones); err != nil {
 				errs = append(errs, &FieldError{
-					Path: fmt.Sprintf("roles[%d].zones[%d]", i, j), Role: r.Name,
-					Msg: fmt.Sprintf("zone %q is not one of the provider's zones %v", z, zones),
+					Path: fmt.Sprintf("roles[%d].zones[%d]", i, j), Role: r.Name, Msg: err.Error(),
 				})
 			}
 		}

@@ -495,8 +495,15 @@ func (f *Farm) planLocked(ctx context.Context, zones []string, now time.Time) ac
 			inflightZones: map[string]int{}, backoffUntil: rs.backoffUntil,
 			maxLaunching: f.opts.MaxParallelLaunches, terminating: f.terminating, now: now,
 		}
-		if len(in.zones) == 0 {
-			in.zones = zones
+		rz, err := resolveZones(in.zones, zones)
+		switch {
+		case err == nil:
+			in.zones = rz
+		case f.terminating:
+			in.zones = zones // only removals are planned
+		default:
+			rs.note = err.Error() // Launch refuses this; nothing fits
+			continue
 		}
 		for z := range rs.avoided {
 			in.avoided[z] = true

@@ -121,10 +121,14 @@ func TestTheREADMEProgramRunsAsWritten(t *testing.T) {
 		"| installing apache on app64 #3",
 		"role app64      desired 3 (min 2, max 5): 3 Running",
 		"event FarmTerminated",
+		"fake-1a", "fake-1b", // zones [a, b] on the fake's zones
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	if strings.Contains(out, "fake-1c") {
+		t.Errorf("a server in fake-1c: app64's zones are [a, b] and db has one server")
 	}
 	if code != 0 || t.Failed() {
 		t.Fatalf("exit status %d; output:\n%s", code, out)
