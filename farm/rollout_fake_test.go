@@ -3,12 +3,13 @@ package farm
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/farmhand/farmhand/scripting"
-	"github.com/farmhand/farmhand/store"
+	"github.com/farmhand/farmhand/store/boltstore"
 )
 
 // rolloutScripts are the scripts of the rollout tests, run over SSH on the
@@ -35,10 +36,16 @@ func rolloutSpec() Spec {
 }
 
 // newRolloutRig starts the farm of rolloutSpec on the fake cloud with SSH
-// and a Store, and returns it with its options (for a second controller).
+// and a Store (a bbolt file), and returns it with its options (for a
+// second controller).
 func newRolloutRig(t *testing.T) (*scriptRig, Options) {
 	t.Helper()
-	st, err := store.NewMemory().Farm("shop")
+	db, err := boltstore.Open(filepath.Join(t.TempDir(), "farmhand.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := db.Farm("shop")
 	if err != nil {
 		t.Fatal(err)
 	}
