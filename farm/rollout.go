@@ -46,7 +46,7 @@ const (
 	PhaseDone RolloutPhase = "done"
 	// PhaseRolledBack: every server runs the old build again.
 	PhaseRolledBack RolloutPhase = "rolled-back"
-	// PhasePaused: a batch failed and RolloutOptions.OnFailure is
+	// PhasePaused: a batch failed and ApplyOptions.OnFailure is
 	// "pause", or the rollback itself failed. The role launches the old
 	// build; [Farm.Apply] of the new spec starts over.
 	PhasePaused RolloutPhase = "paused"
@@ -79,7 +79,7 @@ type Rollout struct {
 	// Batch numbers the current (or last) batch, from 1.
 	Batch int `json:"batch"`
 	// BatchSize, MinHealthy, BatchTimeout and OnFailure are the rollout's
-	// options, resolved (see [RolloutOptions]).
+	// options, resolved (see [ApplyOptions]).
 	BatchSize    int           `json:"batch_size"`
 	MinHealthy   int           `json:"min_healthy"`
 	BatchTimeout time.Duration `json:"batch_timeout"`
@@ -253,7 +253,7 @@ func checkErrors(h Health) string {
 	return strings.Join(parts, "; ")
 }
 
-// batchSize resolves RolloutOptions' batch size for a role of n servers:
+// batchSize resolves ApplyOptions' batch size for a role of n servers:
 // size when set, else percent of n rounded up, else 1; never below 1.
 func batchSize(size, percent, n int) int {
 	switch {
