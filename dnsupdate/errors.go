@@ -61,6 +61,7 @@ type Error struct {
 	Err error
 }
 
+// Error names the operation, the record and what went wrong.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("dnsupdate: ")

@@ -61,6 +61,7 @@ type ServerState struct {
 	Err error
 }
 
+// String says what the server serves (values and serial), or its error.
 func (s ServerState) String() string {
 	if s.Err != nil {
 		return s.Server + ": " + s.Err.Error()
@@ -85,6 +86,8 @@ type LagError struct {
 	Cause error
 }
 
+// Error names the record, the values (and serial) wanted and what each
+// lagging server served.
 func (e *LagError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dnsupdate: verify %s %s: want %s", e.Name, e.Type, joinValues(e.Want))

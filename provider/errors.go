@@ -95,6 +95,7 @@ func Errorf(code Code, op string, format string, args ...any) *Error {
 	return &Error{Code: code, Op: op, Err: fmt.Errorf(format, args...)}
 }
 
+// Error is "op: code", followed by the cloud's own error when there is one.
 func (e *Error) Error() string {
 	msg := e.Op + ": " + e.Code.String()
 	if e.Err != nil {

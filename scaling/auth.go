@@ -103,6 +103,7 @@ func NewHMAC(secret []byte, opts *HMACOptions) *HMAC {
 
 var _ Authenticator = (*HMAC)(nil)
 
+// String names the scheme, never the secret.
 func (h *HMAC) String() string { return "hmac-sha256" }
 
 // Sign returns the value of [HeaderSignature] for a request: "sha256=" and

@@ -18,6 +18,7 @@ const (
 	Down
 )
 
+// String is "up", "down" or "none".
 func (a Action) String() string {
 	switch a {
 	case Up:
@@ -46,6 +47,7 @@ const (
 	VoteNoData
 )
 
+// String is "abstain", "hold", "up", "down" or "no data".
 func (v Vote) String() string {
 	return [...]string{"abstain", "hold", "up", "down", "no data"}[v]
 }

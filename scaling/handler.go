@@ -64,6 +64,7 @@ type RequestError struct {
 	Err error
 }
 
+// Error names the field, the value at fault and what is wrong with it.
 func (e *RequestError) Error() string {
 	if e.Value != "" {
 		return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Message)
@@ -150,6 +151,8 @@ var _ http.Handler = (*Handler)(nil)
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 var paramPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
+// ServeHTTP authenticates the request, then serves the API's routes (see
+// the package documentation); errors are JSON bodies with their status.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	n := len(segs)

@@ -35,6 +35,7 @@ const (
 	RoleWide
 )
 
+// String is "per-server" or "role-wide".
 func (s Scope) String() string {
 	if s == RoleWide {
 		return "role-wide"
@@ -54,6 +55,7 @@ const (
 	Total
 )
 
+// String is "avg" or "total".
 func (a Aggregate) String() string {
 	if a == Total {
 		return "total"

@@ -15,6 +15,7 @@ const (
 	LessThan
 )
 
+// String is ">" or "<".
 func (c Comparison) String() string {
 	switch c {
 	case GreaterThan:
@@ -46,6 +47,7 @@ func (s Step) size(n int) int {
 	return max(int(math.Ceil(float64(n)*s.Percent/100-1e-9)), 1)
 }
 
+// String is the step as the farm file writes it: "2" or "50%".
 func (s Step) String() string {
 	if s.Count > 0 {
 		return fmt.Sprintf("%d", s.Count)

@@ -181,6 +181,7 @@ const (
 	StatusError
 )
 
+// String is "ok", "failed", "timedout" or "error".
 func (s Status) String() string {
 	switch s {
 	case StatusOK:

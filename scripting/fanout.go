@@ -39,6 +39,8 @@ type Summary struct {
 // Wall is how long the whole fan-out took.
 func (s Summary) Wall() time.Duration { return s.Finished.Sub(s.Started) }
 
+// String is a one-line account: counts by outcome, wall time and the
+// fastest, median and slowest target.
 func (s Summary) String() string {
 	return fmt.Sprintf("%d targets: %d ok, %d failed, %d timed out, %d errors in %v (per target: fastest %v, median %v, slowest %v)",
 		s.Targets, s.OK, s.Failed, s.TimedOut, s.Errors, s.Wall().Round(time.Millisecond),

@@ -39,11 +39,13 @@ type HostKeyMismatchError struct {
 	Want []string
 }
 
+// Error names the host, the key it presented and the keys expected.
 func (e *HostKeyMismatchError) Error() string {
 	return fmt.Sprintf("host %s presented host key %s, but the expected keys are %s: refusing to connect (if the server was replaced, Forget its old key)",
 		e.Host, e.Got, strings.Join(e.Want, ", "))
 }
 
+// Is reports whether target is ErrHostKeyMismatch.
 func (e *HostKeyMismatchError) Is(target error) bool { return target == ErrHostKeyMismatch }
 
 // HostKeysOptions configure a [HostKeys] store. The zero value trusts

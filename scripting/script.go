@@ -33,6 +33,7 @@ type ScriptRef struct {
 	Version int
 }
 
+// String is "name@version", or "name@latest".
 func (r ScriptRef) String() string {
 	if r.Version == Latest {
 		return r.Name + "@latest"

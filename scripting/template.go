@@ -34,6 +34,7 @@ type SyntaxError struct {
 	Msg     string
 }
 
+// Error gives the line, column and what is wrong.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%sline %d, column %d: %s", scriptPrefix(e.Script, e.Version), e.Line, e.Column, e.Msg)
 }
@@ -46,6 +47,7 @@ type UnknownVariablesError struct {
 	Names   []string
 }
 
+// Error names every variable no scope defines.
 func (e *UnknownVariablesError) Error() string {
 	refs := make([]string, len(e.Names))
 	for i, n := range e.Names {
@@ -62,7 +64,10 @@ func (e *UnknownVariablesError) Error() string {
 // [UnknownVariablesError].
 var ErrTemplate = errors.New("scripting: template error")
 
-func (e *SyntaxError) Is(target error) bool           { return target == ErrTemplate }
+// Is reports whether target is ErrTemplate.
+func (e *SyntaxError) Is(target error) bool { return target == ErrTemplate }
+
+// Is reports whether target is ErrTemplate.
 func (e *UnknownVariablesError) Is(target error) bool { return target == ErrTemplate }
 
 func scriptPrefix(name string, version int) string {

@@ -123,6 +123,7 @@ const (
 	ScopeServer
 )
 
+// String is "farm", "role" or "server".
 func (s VarScope) String() string {
 	switch s {
 	case ScopeFarm:
