@@ -59,8 +59,8 @@ type ScriptBinding struct {
 	// script inside the farm's synchronous hook: the server does not go
 	// on until it has run, and a failing HostInit or BeforeHostUp script
 	// fails the server's initialisation (HostInitFailed, then the role's
-	// OnInitFailure). Other bindings run in the background and their
-	// failures are only logged.
+	// OnInitFailure). Other bindings run in the background, and a
+	// failure fires ScriptFailed (see also the scripting log).
 	Blocking bool `yaml:"blocking,omitempty"`
 	// Timeout bounds one run of the script; 0 means the executor's
 	// default (scripting.DefaultJobTimeout). The script's processes are
