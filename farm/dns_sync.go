@@ -186,6 +186,9 @@ func (f *Farm) SyncDNS(ctx context.Context) error {
 		return nil
 	}
 	_, err := d.sync(ctx)
+	if re := (*reportedError)(nil); errors.As(err, &re) {
+		return re.err // the caller gets it as it is
+	}
 	return err
 }
 
@@ -255,11 +258,17 @@ func (d *dnsControl) sync(ctx context.Context) (map[string]error, error) {
 			} else {
 				f.log.Warn("farm: dns update failed", "role", w.target.role, "name", w.set.Name, "type", w.set.Type, "err", err)
 			}
+			if ctx.Err() == nil {
+				f.opFailed(OpDNS, w.target.role, nil, err, map[string]string{"name": w.set.Name, "type": w.set.Type,
+					"conflict": fmt.Sprint(errors.Is(err, dnsupdate.ErrPrecondition))})
+			}
 			continue
 		}
 		f.log.Info("farm: dns name updated", "role", w.target.role, "name", w.set.Name, "type", w.set.Type, "values", w.set.Values)
 	}
-	return failed, errors.Join(errs...)
+	// Each failed name fired OperationFailed: the hook that called sync
+	// does not report the error again.
+	return failed, reported(errors.Join(errs...))
 }
 
 // write sets or deletes one name. A master name the farm has written
@@ -312,6 +321,10 @@ func (f *Farm) dnsResyncLoop(ctx context.Context) {
 		})
 		if err != nil && ctx.Err() == nil {
 			f.log.Warn("farm: periodic dns sync", "err", err)
+			var done *reportedError
+			if !errors.As(err, &done) {
+				f.opFailed(OpDNS, "", nil, err, map[string]string{"periodic": "true"})
+			}
 		}
 	}
 }

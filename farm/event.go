@@ -36,8 +36,8 @@ const (
 	HostInitFailed EventType = "HostInitFailed"
 	// BeforeHostTerminate fires before the farm terminates a server that
 	// was in service. Hooks get it synchronously, bounded by the role's
-	// TerminateTimeout; their errors are logged and do not stop the
-	// termination.
+	// TerminateTimeout; their errors fire OperationFailed and do not stop
+	// the termination.
 	BeforeHostTerminate EventType = "BeforeHostTerminate"
 	// RebootComplete fires when a server the farm rebooted passes a health
 	// check again.
@@ -83,17 +83,18 @@ var BuiltinEvents = []EventType{
 	BeforeInstanceLaunch, HostInit, BeforeHostUp, HostUp, HostDown, HostInitFailed,
 	BeforeHostTerminate, RebootComplete, IPAddressChanged, VolumeAttached, NewDBMaster,
 	BackupComplete, BackupFailed, CheckFailed, CheckRecovered, FarmLaunched, FarmTerminated,
-	ScalingDecision, ScriptFailed,
+	ScalingDecision, ScriptFailed, OperationFailed,
 	// and the rollout's, see rollout_run.go
 	RolloutStarted, RolloutBatchStarted, RolloutBatchDone, RolloutBatchFailed, RollbackStarted,
 	RolloutPaused, RolloutFinished, RollbackFinished, ScriptsRerun,
 }
 
 // Failure reports whether events of this type say that something failed:
-// HostInitFailed, ScriptFailed, CheckFailed, BackupFailed and
-// RolloutBatchFailed. See [Farm.SubscribeFailures].
+// HostInitFailed, ScriptFailed, CheckFailed, BackupFailed,
+// RolloutBatchFailed and OperationFailed. See [Farm.SubscribeFailures].
 func (t EventType) Failure() bool {
-	return t == HostInitFailed || t == ScriptFailed || t == CheckFailed || t == BackupFailed || t == RolloutBatchFailed
+	return t == HostInitFailed || t == ScriptFailed || t == CheckFailed || t == BackupFailed ||
+		t == RolloutBatchFailed || t == OperationFailed
 }
 
 // Builtin reports whether t is one of [BuiltinEvents].
@@ -187,13 +188,14 @@ func (ev Event) Clone() Event {
 // goroutine that moves the server along, one hook after another in the
 // order they were added, with ctx bounded by the role's InitTimeout or
 // TerminateTimeout. A HostInit or BeforeHostUp error fails the server
-// (HostInitFailed); a BeforeHostTerminate error is logged and the server is
-// terminated all the same. The server stays Initializing, or
+// (HostInitFailed); a BeforeHostTerminate error fires OperationFailed and
+// the server is terminated all the same. The server stays Initializing, or
 // PendingTerminate, while they run; the controller's loop does not wait.
 //
 // Every other event reaches HandleEvent asynchronously, in the order the
-// farm fired them, from a goroutine of the hook's own; its error is logged.
-// ctx ends when the farm is closed.
+// farm fired them, from a goroutine of the hook's own, bounded by
+// Options.StepTimeout; its error fires OperationFailed (Params "op" "hook",
+// "event"). ctx ends when the farm is closed.
 type Hook interface {
 	HandleEvent(ctx context.Context, ev Event) error
 }

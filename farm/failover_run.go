@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/farmhand/farmhand/dnsupdate"
@@ -50,15 +51,18 @@ type Failover struct {
 	// as "i-000002: exit status 1", and those whose position was unknown.
 	Skipped []string
 	// Err is the DNS move's error (a compare-and-swap refusal, an
-	// unreachable server, a verification past its deadline), empty when
-	// it went well.
+	// unreachable server, a verification past its deadline), or, with
+	// NewMaster empty, why the failover found no master; empty when it
+	// went well.
 	Err string
 }
 
 // Failovers returns the timelines of the master changes so far (the
 // newest 100 per role), oldest first. A role's first master is not a
-// failover and is not listed. A failover is listed once it is announced;
-// [Farm.Wait] wakes up then.
+// failover and is not listed. A failover is listed once it is announced,
+// or once it found no master (every candidate's promotion failed, the old
+// master could not be fenced): then NewMaster is empty, Err says why and
+// OperationFailed fired. [Farm.Wait] wakes up then.
 func (f *Farm) Failovers() []Failover {
 	if f.dns == nil {
 		return nil
@@ -272,6 +276,7 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 		// read: what they say is then final.
 		if err := d.fence(ctx, ps, prev, fo); err != nil {
 			f.log.Error("farm: cannot fence the old master; not promoting", "role", ps.role, "server", prev.ID, "err", err)
+			d.failed(ps, fo, fmt.Errorf("cannot fence the old master %s: %w", prev.ID, err))
 			return false
 		}
 		var skipped []string
@@ -288,6 +293,9 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 		if !ok {
 			if failover {
 				f.log.Warn("farm: no server to promote; waiting for one to enter service", "role", ps.role, "old_master", prev.ID)
+				if len(exclude) > 0 {
+					d.failed(ps, fo, fmt.Errorf("every candidate's promotion failed (%d tried)", len(exclude)))
+				}
 			}
 			return false
 		}
@@ -297,7 +305,7 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 			// resumes it with the same candidate.
 			if err := f.saveFailover(ctx, ps.role, prev, cand.ID, fo); err != nil {
 				f.log.Error("farm: failover not started: its state cannot be saved", "role", ps.role, "err", err)
-				fo.Err = err.Error()
+				d.failed(ps, fo, fmt.Errorf("failover not started: its state cannot be saved: %w", err))
 				return false
 			}
 		}
@@ -368,6 +376,36 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 			f.mu.Unlock()
 		}
 		return true
+	}
+}
+
+// failed lists a failover that found no master in Failovers, with err in
+// its Err, and fires OperationFailed (op "failover"). A failover tried again
+// for the same loss replaces its entry and fires nothing new.
+func (d *dnsControl) failed(ps *primaryState, fo *Failover, err error) {
+	f := d.f
+	fo.Err = err.Error()
+	d.mu.Lock()
+	again := false
+	if n := len(ps.history); n > 0 {
+		last := &ps.history[n-1]
+		if last.NewMaster == "" && last.OldMaster == fo.OldMaster && last.Detected.Equal(fo.Detected) {
+			*last, again = *fo, true
+		}
+	}
+	if !again {
+		ps.history = append(ps.history, *fo)
+		if n := len(ps.history); n > maxFailoverHistory {
+			ps.history = slices.Delete(ps.history, 0, n-maxFailoverHistory)
+		}
+	}
+	d.mu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notifyLocked() // wakes Wait: Failovers changed
+	if !again {
+		f.opFailedLocked(OpFailover, ps.role, nil, err, map[string]string{"old_master": fo.OldMaster,
+			"skipped": strings.Join(fo.Skipped, "; ")})
 	}
 }
 

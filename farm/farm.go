@@ -377,6 +377,10 @@ func (f *Farm) AddHook(h Hook) {
 		err := f.withStepTimeout(ctx, func(ctx context.Context) error { return h.HandleEvent(ctx, ev) })
 		if err != nil {
 			f.log.Warn("farm: hook failed", "event", string(ev.Type), "role", ev.Role, "err", err)
+			var done *reportedError
+			if ev.Type != OperationFailed && !errors.As(err, &done) && ctx.Err() == nil {
+				f.opFailed(OpHook, ev.Role, ev.Server, err, map[string]string{"event": string(ev.Type)})
+			}
 		}
 	})
 }
@@ -395,7 +399,8 @@ func (f *Farm) Subscribe(fn func(Event)) (cancel func()) {
 // SubscribeFailures is [Farm.Subscribe] for the events that report a
 // failure ([EventType.Failure]): a server whose initialisation failed, a
 // script that did not exit 0, a health check past its threshold, a
-// failed backup. A program that only wants to hear when something goes
+// failed backup, something the farm did in the background (a hook, a DNS
+// write, a failover: OperationFailed). A program that only wants to hear when something goes
 // wrong subscribes here:
 //
 //	f.SubscribeFailures(func(ev farm.Event) { log.Println(ev) })
@@ -441,7 +446,7 @@ func (f *Farm) emitLocked(ev Event) Event {
 		ev.Time = f.clk.Now()
 	}
 	f.log.Debug("farm: event", "event", string(ev.Type), "role", ev.Role, "server", serverID(ev.Server), "reason", ev.Reason)
-	if ev.Type.Failure() && f.launched && !f.terminating {
+	if ev.Type.Failure() && ev.Type != OperationFailed && f.launched && !f.terminating {
 		if len(f.failures) == maxFailures {
 			f.failures = slices.Delete(f.failures, 0, 1)
 		}

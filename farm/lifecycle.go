@@ -282,6 +282,12 @@ func (f *Farm) startTerminateLocked(ctx context.Context, r *record) {
 		if err := f.runBlocking(hctx, BeforeHostTerminate, r, hooks); err != nil {
 			f.log.Warn("farm: BeforeHostTerminate hook failed; terminating all the same",
 				"role", r.srv.Role, "server", r.srv.ID, "err", err)
+			if ctx.Err() == nil {
+				f.mu.Lock()
+				srv := r.srv
+				f.mu.Unlock()
+				f.opFailed(OpHook, srv.Role, &srv, err, map[string]string{"event": string(BeforeHostTerminate)})
+			}
 		}
 		f.mu.Lock()
 		r.busy, r.cancel = false, nil
@@ -300,6 +306,9 @@ func (f *Farm) startTerminateLocked(ctx context.Context, r *record) {
 		defer f.mu.Unlock()
 		if err != nil {
 			f.log.Warn("farm: terminate failed; the next tick retries", "server", r.srv.ID, "err", err)
+			if ctx.Err() == nil {
+				f.opFailedLocked(OpTerminate, r.srv.Role, &r.srv, err, nil)
+			}
 			return
 		}
 		r.asked = true

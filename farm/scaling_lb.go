@@ -60,6 +60,7 @@ func (f *Farm) registerAdoptedLocked(r *record) {
 		})
 		if err != nil && ctx.Err() == nil {
 			f.log.Warn("farm: cannot register an adopted server with its load balancer", "role", srv.Role, "server", srv.ID, "err", err)
+			f.opFailed(OpLoadBalancer, srv.Role, &srv, err, map[string]string{"load_balancer": f.lb.names[srv.Role]})
 		}
 	})
 }
@@ -112,7 +113,8 @@ func (h *lbHook) HandleEvent(ctx context.Context, ev Event) error {
 			return nil
 		}
 		if err := h.call(ctx, func(ctx context.Context) error { return h.lb.Register(ctx, name, id) }); err != nil {
-			return fmt.Errorf("register %s with load balancer %q: %w", id, name, err)
+			return &opError{op: OpLoadBalancer, params: map[string]string{"load_balancer": name, "event": string(ev.Type)},
+				err: fmt.Errorf("register %s with load balancer %q: %w", id, name, err)}
 		}
 		s.registered = true
 		h.f.log.Info("farm: registered with load balancer", "role", ev.Role, "server", id, "load_balancer", name)
@@ -122,7 +124,8 @@ func (h *lbHook) HandleEvent(ctx context.Context, ev Event) error {
 		defer s.mu.Unlock()
 		s.leaving = true
 		if err := h.call(ctx, func(ctx context.Context) error { return h.lb.Deregister(ctx, name, id) }); err != nil {
-			return fmt.Errorf("deregister %s from load balancer %q: %w", id, name, err)
+			return &opError{op: OpLoadBalancer, params: map[string]string{"load_balancer": name, "event": string(ev.Type)},
+				err: fmt.Errorf("deregister %s from load balancer %q: %w", id, name, err)}
 		}
 		s.registered = false
 		h.f.log.Info("farm: deregistered from load balancer", "role", ev.Role, "server", id, "load_balancer", name)
