@@ -458,6 +458,22 @@
 // growing a role up to its minimum. package farm/metrics exports
 // farmhand_cost_per_hour and farmhand_cost_total.
 //
+// # Drills
+//
+// [Farm.Drill] tests the farm's self-healing on purpose: it kills a
+// fraction of a role's servers (DrillServers), a database role's master
+// (DrillMaster) or every server in one zone (DrillZone), through the
+// provider or DrillSpec.Kill, waits until the farm has healed, and returns
+// a [DrillReport]: what was killed, what replaced it, how long the farm
+// took to see it (the victims' HostDown) and to heal, and which scripts
+// failed meanwhile. It is safe by design: [Farm.PlanDrill] is its dry
+// run; a drill is refused, killing nothing, on a farm that is not healthy
+// (a role short of servers in service, or rolling out), past its blast
+// radius (DrillSpec.MaxVictims, default 1), or when it would leave a role
+// below its minimum in service. Reports are kept under "drill/" keys in
+// the Store and returned by [Farm.Drills], also after a restart;
+// [Farm.DrillEvery] runs a drill on a schedule. examples/drill runs one.
+//
 // # The Store
 //
 // A controller's own state (what the cloud's tags cannot tell) lives in

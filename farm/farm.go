@@ -158,6 +158,7 @@ type Farm struct {
 	// non-blocking scripts have not finished yet.
 	hostUpPending map[string]int
 	cost          *costLedger // see cost.go
+	drill         drillLog    // see drill_run.go
 }
 
 // roleState is the controller's state of one role.
