@@ -303,6 +303,11 @@ func TestPoolRefusesRunsAfterClose(t *testing.T) {
 func TestPoolHonoursCancellation(t *testing.T) {
 	s := sharedSSHD(t)
 	p, _, _ := newPool(t, s, nil)
+	// The connection is made first, so the deadline below falls on the
+	// running command and not, on a loaded machine, on the handshake.
+	if _, err := p.Output(context.Background(), target(s), "true"); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
