@@ -41,13 +41,21 @@ const (
 
 // Event is something that happened to a member.
 type Event struct {
-	Type     EventType
-	Member   string
-	Farm     string
+	// Type says what happened.
+	Type EventType
+	// Member is the ID of the member it happened to.
+	Member string
+	// Farm names the farm of Acquired, Released, Lost and WorkEnded;
+	// empty for events about the member itself.
+	Farm string
+	// Revision is the etcd revision of the farm's ownership key.
 	Revision int64
-	To       string
-	Err      error
-	Time     time.Time
+	// To names the member a Released farm goes to.
+	To string
+	// Err is the cause, for the events that have one.
+	Err error
+	// Time is when it happened, on the member's clock.
+	Time time.Time
 }
 
 // String renders the event on one line, such as

@@ -52,21 +52,21 @@ type ConsoleReader interface {
 
 // Volume is a block storage volume.
 type Volume struct {
-	ID       string
-	ServerID string // attached to, or empty
-	Device   string // device name on the server, such as /dev/xvdf
-	SizeGiB  int
-	Zone     string
-	Tags     map[string]string
+	ID       string            // the cloud's identifier
+	ServerID string            // attached to, or empty
+	Device   string            // device name on the server, such as /dev/xvdf
+	SizeGiB  int               // size in GiB
+	Zone     string            // availability zone
+	Tags     map[string]string // the cloud's tags
 }
 
 // Snapshot is a point-in-time copy of a volume.
 type Snapshot struct {
-	ID        string
-	VolumeID  string
-	State     string // "pending", "completed" or "error"
-	StartedAt time.Time
-	Tags      map[string]string
+	ID        string            // the cloud's identifier
+	VolumeID  string            // the volume it copies
+	State     string            // "pending", "completed" or "error"
+	StartedAt time.Time         // when the snapshot began
+	Tags      map[string]string // the cloud's tags (the farm's backups tag theirs)
 }
 
 // Snapshotter creates and manages volume snapshots; the farm's backups use it.

@@ -75,6 +75,7 @@ func (c Code) Retryable() bool { return c == Throttled || c == Unavailable }
 // Error is the error type drivers return. It carries the Code, the operation
 // and the driver's own error, which stays reachable with errors.As.
 type Error struct {
+	// Code classifies the error; errors.Is(err, code) matches it.
 	Code Code
 	// Op names the operation, such as "ec2.RunInstances" or "fake.Launch".
 	Op string

@@ -37,7 +37,8 @@ type Server struct {
 	// ID is the cloud's identifier (EC2 instance ID, Nova server UUID).
 	ID string
 	// Name is a human-readable name, if the cloud keeps one.
-	Name  string
+	Name string
+	// State is the server's lifecycle state, in the driver's mapping.
 	State State
 	// PrivateIP and PublicIP are textual IP addresses, empty when unknown.
 	PrivateIP string
@@ -45,11 +46,14 @@ type Server struct {
 	// SSHAddress is host:port where the server's sshd listens, when the driver
 	// knows better than port 22 on one of the IPs (the fake provider's
 	// loopback SSH endpoints). Empty otherwise.
-	SSHAddress   string
-	Zone         string
+	SSHAddress string
+	// Zone is the availability zone the server runs in.
+	Zone string
+	// Image and InstanceType are what the server was launched with.
 	Image        string
 	InstanceType string
-	LaunchedAt   time.Time
+	// LaunchedAt is when the cloud says it launched the server.
+	LaunchedAt time.Time
 	// Tags holds the cloud's tags (EC2) or metadata (Nova). Never nil in
 	// results from a driver.
 	Tags map[string]string
@@ -76,7 +80,9 @@ type LaunchSpec struct {
 	// MinCount is the fewest servers the caller accepts (EC2 MinCount). When
 	// the cloud has capacity for at least MinCount but fewer than Count, the
 	// driver launches what it can. 0 means Count.
-	MinCount     int
+	MinCount int
+	// Image is the image (AMI, Glance image) and InstanceType the size
+	// (EC2 instance type, Nova flavor) to launch.
 	Image        string
 	InstanceType string
 	// Zone is the availability zone; empty lets the cloud choose.
@@ -105,6 +111,7 @@ type ListOptions struct {
 
 // Page is one page of List results.
 type Page struct {
+	// Servers are this page's servers.
 	Servers []Server
 	// NextPageToken is empty on the last page.
 	NextPageToken string

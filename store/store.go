@@ -50,8 +50,11 @@ const (
 
 // Op is one write of an atomic batch.
 type Op struct {
-	Kind  OpKind
-	Key   string
+	// Kind is a put, a delete or a prefix deletion.
+	Kind OpKind
+	// Key is the key, or the prefix of an OpDeletePrefix.
+	Key string
+	// Value is what an OpPut writes.
 	Value []byte
 }
 
@@ -66,7 +69,9 @@ func DeletePrefix(prefix string) Op { return Op{Kind: OpDeletePrefix, Key: prefi
 
 // KV is one key and its value, as List returns them.
 type KV struct {
-	Key   string
+	// Key is the key, within the farm's namespace.
+	Key string
+	// Value is its value.
 	Value []byte
 }
 

@@ -190,7 +190,7 @@ func TestPackageMapNamesEveryPackage(t *testing.T) {
 			}
 		}
 		if !named {
-			t.Errorf("the package map does not name %s", rel)
+			t.Errorf("the package map (README.md) does not name %s: add it to its row", rel)
 		}
 		return nil
 	})
