@@ -64,11 +64,12 @@ type Server struct {
 
 // Streak counts consecutive datapoints a threshold check has been in breach.
 type Streak struct {
-	Up, Down int
+	Up, Down int // datapoints in a row in breach of the up rule, and of the down rule
 }
 
 // APIDesired is a count set through the API for an [APICapacity] check.
 type APIDesired struct {
+	// Count is the count set.
 	Count int
 	// At is when it was set; APICapacity.TTL counts from it.
 	At time.Time
@@ -87,6 +88,7 @@ type State struct {
 
 // Input is everything [Decide] looks at.
 type Input struct {
+	// Policy is the role's policy.
 	Policy Policy
 	// Now is the evaluation time; schedules and cooldowns are read against it.
 	Now time.Time
@@ -107,7 +109,8 @@ type Input struct {
 type CheckResult struct {
 	// Check is the check's name.
 	Check string
-	Vote  Vote
+	// Vote is what the check wants: up, down, hold, abstain, or no data.
+	Vote Vote
 	// To is the count the check wants (the current count for VoteHold).
 	To int
 	// Reason explains the vote, such as "load1 avg 3.40 > 2.00 for 3
@@ -117,6 +120,7 @@ type CheckResult struct {
 
 // Decision is the outcome of one evaluation.
 type Decision struct {
+	// Action is the direction of the change, None for no change.
 	Action Action
 	// From is the count evaluated, To the count to reach; To == From when
 	// Action is None.

@@ -26,10 +26,10 @@ func NewEvaluator(p Policy) (*Evaluator, error) {
 
 // Observation is what the caller measured for one evaluation.
 type Observation struct {
-	Now     time.Time
-	Current int
-	Servers []Server
-	Metrics map[string]Sample
+	Now     time.Time         // the evaluation time
+	Current int               // the role's server count, warming-up servers included
+	Servers []Server          // the role's servers with their launch times
+	Metrics map[string]Sample // the latest sample of each metric, by name
 }
 
 // Evaluate decides with the kept state and keeps the decision's state, as

@@ -30,6 +30,7 @@ type APITarget interface {
 
 // Capacity is a role's size, as GET …/roles/{role} answers it.
 type Capacity struct {
+	// Role names the role.
 	Role string `json:"role"`
 	// Desired is the count the controller works towards.
 	Desired int `json:"desired"`

@@ -25,7 +25,9 @@ type Schedule struct {
 	// UTC. The embedding program may import time/tzdata where the system
 	// has no zone database.
 	TimeZone string
-	Windows  []Window
+	// Windows are the schedule's periods; where several are active, the
+	// largest of their bounds and counts apply.
+	Windows []Window
 }
 
 // Window is one period of a [Schedule]: either Days with Start and End, or

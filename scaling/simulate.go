@@ -29,6 +29,7 @@ type SimOptions struct {
 
 // SimStep is one evaluation of a simulation.
 type SimStep struct {
+	// At is the evaluation time.
 	At time.Time
 	// Load is the trace's load at At (0 in a gap).
 	Load float64

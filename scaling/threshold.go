@@ -29,8 +29,8 @@ func (c Comparison) String() string {
 // Step is how much a threshold rule changes the count: a number of servers,
 // or a percentage of the current count (rounded up, at least one server).
 type Step struct {
-	Count   int
-	Percent float64
+	Count   int     // servers; used when over 0
+	Percent float64 // else a percentage of the current count
 }
 
 // Count returns a Step of n servers.
@@ -58,9 +58,9 @@ func (s Step) String() string {
 // Rule is one side of a [Threshold]: when the metric compares to Value as
 // When says, change the count By. [Above] and [Below] build one.
 type Rule struct {
-	When  Comparison
-	Value float64
-	By    Step
+	When  Comparison // Above or Below Value
+	Value float64    // the threshold
+	By    Step       // how much to change the count
 }
 
 // Above returns a Rule that breaches when the metric exceeds v.
