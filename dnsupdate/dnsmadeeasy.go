@@ -41,8 +41,11 @@ type DNSMadeEasyOptions struct {
 	// answers and "error-system"; defaults 3 and 1 s.
 	Attempts int
 	Backoff  time.Duration
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// Clock times the back-off; nil means the real clock.
+	Clock clock.Clock
+	// Logger gets the updater's log lines (never a secret); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // DNSMadeEasy sets A records through DNS Made Easy's dynamic DNS URL

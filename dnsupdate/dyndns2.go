@@ -38,8 +38,11 @@ type DynDNS2Options struct {
 	// QuietPeriod is how long the updater refuses calls after "911" or
 	// "dnserr"; default (and minimum) DefaultDynBackoff.
 	QuietPeriod time.Duration
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// Clock times the back-off; nil means the real clock.
+	Clock clock.Clock
+	// Logger gets the updater's log lines (never a secret); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
 // DynDNS2 sets A records with the dyndns2 protocol

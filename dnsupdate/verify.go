@@ -45,12 +45,14 @@ type VerifyOptions struct {
 	// Dial opens the TCP connections; nil means a net.Dialer.
 	Dial DialFunc
 	// Clock times the waits between rounds; nil means the real clock.
-	Clock  clock.Clock
+	Clock clock.Clock
+	// Logger gets a line when the change is verified; nil discards it.
 	Logger *slog.Logger
 }
 
 // ServerState is what one server served at the last query.
 type ServerState struct {
+	// Server is the server's address.
 	Server string
 	// Values are the values it served (none when the set is absent).
 	Values []string

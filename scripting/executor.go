@@ -198,21 +198,21 @@ func (s Status) String() string {
 
 // Result is the outcome of a script on one target.
 type Result struct {
-	Target   Target
-	Script   string
-	Version  int
-	Started  time.Time
-	Finished time.Time
+	Target   Target    // where it ran
+	Script   string    // the script's name
+	Version  int       // the script's version
+	Started  time.Time // when the run began
+	Finished time.Time // when its result was known
 	// ExitCode is the exit status, or -1 when the script did not exit
 	// normally.
 	ExitCode int
 	// Signal names the signal that ended the script ("TERM"), if any.
 	Signal          string
-	TimedOut        bool
-	Stdout          string
-	Stderr          string
-	StdoutTruncated bool
-	StderrTruncated bool
+	TimedOut        bool   // the job's timeout passed and the script was stopped
+	Stdout          string // capped at the executor's output cap
+	Stderr          string // capped likewise
+	StdoutTruncated bool   // Stdout was cut at the cap
+	StderrTruncated bool   // Stderr was cut at the cap
 	// KeyExchange is the negotiated SSH key exchange algorithm.
 	KeyExchange string
 	// Err is set when the script did not run to a normal exit: the

@@ -11,25 +11,25 @@ import (
 type LogEntry struct {
 	// Seq orders entries; a Log assigns it on Append.
 	Seq     uint64
-	Farm    string
-	Role    string
-	Server  string // server ID
-	Addr    string // host:port the script ran on
-	Event   string // triggering event; "" when run on demand
-	Script  string
-	Version int
-	Started time.Time
+	Farm    string    // the farm's name
+	Role    string    // the server's role
+	Server  string    // server ID
+	Addr    string    // host:port the script ran on
+	Event   string    // triggering event; "" when run on demand
+	Script  string    // the script's name
+	Version int       // the script's version
+	Started time.Time // when the run began
 	// Finished is when the result was known (for a timeout: when the
 	// remote process was stopped).
 	Finished time.Time
 	// ExitCode is the script's exit status, or -1 when it did not exit
 	// normally (signal, timeout, connection lost, never started).
 	ExitCode        int
-	TimedOut        bool
+	TimedOut        bool   // stopped when its timeout passed
 	Stdout          string // capped at the Executor's OutputCap
-	Stderr          string
-	StdoutTruncated bool
-	StderrTruncated bool
+	Stderr          string // capped likewise
+	StdoutTruncated bool   // Stdout was cut at the cap
+	StderrTruncated bool   // Stderr was cut at the cap
 	// Err says why the script did not run to completion: "" when it
 	// exited (with any status).
 	Err string
@@ -40,11 +40,11 @@ func (e LogEntry) Failed() bool { return e.Err != "" || e.TimedOut || e.ExitCode
 
 // LogQuery selects log entries. Empty fields match everything.
 type LogQuery struct {
-	Farm   string
-	Role   string
-	Server string
-	Event  string
-	Script string
+	Farm   string // a farm's name
+	Role   string // a role's name
+	Server string // a server ID
+	Event  string // a triggering event
+	Script string // a script's name
 	// FailuresOnly keeps the entries whose Failed method is true.
 	FailuresOnly bool
 	// Since keeps entries started at or after it, when not zero.

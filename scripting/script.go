@@ -16,10 +16,10 @@ import (
 // [Parse]); it runs with /bin/sh unless it starts with "#!", in which case
 // it is uploaded and run by its own interpreter.
 type Script struct {
-	Name        string
-	Version     int // from 1; assigned by the Library
-	Body        string
-	Description string
+	Name        string    // what bindings and ScriptRefs call it
+	Version     int       // from 1; assigned by the Library
+	Body        string    // the template the script runs
+	Description string    // for people
 	Created     time.Time // assigned by the Library
 }
 
@@ -29,8 +29,8 @@ const Latest = 0
 // ScriptRef names a script version; Version [Latest] means the newest one at
 // the time it is resolved. Event bindings hold a ScriptRef.
 type ScriptRef struct {
-	Name    string
-	Version int
+	Name    string // the script's name
+	Version int    // a version, or Latest
 }
 
 // String is "name@version", or "name@latest".
