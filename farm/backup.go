@@ -60,23 +60,29 @@ const (
 
 // Backup is the record of one backup.
 type Backup struct {
+	// Role names the role backed up.
 	Role string `json:"role"`
 	// ID names the backup: the snapshot IDs joined by ",", or the backup
 	// script's last output line. Empty while it runs, and for a failed
 	// backup.
-	ID     string `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Method is BackupSnapshot or BackupScript.
 	Method string `json:"method"`
+	// Server is the ID of the server it was taken on.
 	Server string `json:"server"`
 	// Seq numbers the role's backups from 1, in the order they started.
-	Seq      uint64    `json:"seq"`
+	Seq uint64 `json:"seq"`
+	// Started and Finished are on the farm's clock; Finished is zero
+	// while it runs.
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
 	// Status is "running", "complete", "failed" or "deleted" (a complete
 	// backup removed by retention).
 	Status string `json:"status"`
 	// Stuck is set when the backup ran past twice the interval.
-	Stuck bool   `json:"stuck,omitempty"`
-	Err   string `json:"err,omitempty"`
+	Stuck bool `json:"stuck,omitempty"`
+	// Err says why a failed backup failed.
+	Err string `json:"err,omitempty"`
 	// Snapshots are the snapshot IDs of a snapshot backup.
 	Snapshots []string `json:"snapshots,omitempty"`
 }

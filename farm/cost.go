@@ -40,11 +40,14 @@ type CostReport struct {
 
 // RoleCost is one role's part of a [CostReport].
 type RoleCost struct {
+	// Role names the role, and PricePerHour is its RoleSpec.PricePerHour.
 	Role         string
 	PricePerHour float64
 	// Servers are the role's servers that cost money now (launched and
 	// not gone).
 	Servers int
+	// PerHour is what those servers cost per hour, and SoFar what the
+	// role has cost since the farm was launched.
 	PerHour float64
 	SoFar   float64
 }

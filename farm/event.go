@@ -116,6 +116,7 @@ func (t EventType) Blocking() bool {
 
 // Event is something that happened in the farm.
 type Event struct {
+	// Type says what happened.
 	Type EventType
 	// Farm is the farm's name.
 	Farm string

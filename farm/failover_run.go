@@ -17,6 +17,7 @@ import (
 // master, as [Farm.Failovers] reports it. Times are on the farm's clock;
 // a step not reached is zero.
 type Failover struct {
+	// Role names the database or NFS role.
 	Role string
 	// Reason says why the master changed, such as "master i-000001 is
 	// Terminated: cloud reports the server terminated".

@@ -70,6 +70,7 @@ func (f *Farm) hostUpDoneLocked(st Status) bool {
 // ReadyError is the error of [Farm.WaitReady] when servers failed while
 // the farm came up.
 type ReadyError struct {
+	// Farm is the farm's name.
 	Farm string
 	// Failures are the failure events, oldest first (see
 	// [EventType.Failure]); each names its role, server and reason.

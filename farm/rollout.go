@@ -14,6 +14,7 @@ import (
 // Build is what a rollout changes on a role's servers: the image and the
 // instance type they boot.
 type Build struct {
+	// Image is the image the servers boot.
 	Image string `json:"image"`
 	// InstanceType empty means the provider's default, which any server
 	// matches.
@@ -70,6 +71,7 @@ const (
 // Rollout is the state of one role's rolling replacement. The farm keeps
 // it in its Store (when it has one), so a restarted controller resumes it.
 type Rollout struct {
+	// Role names the role, and Phase says where the rollout is.
 	Role  string       `json:"role"`
 	Phase RolloutPhase `json:"phase"`
 	// From is the build the role ran, To the build it moves to (swapped
@@ -94,7 +96,9 @@ type Rollout struct {
 	// role's desired count.
 	Surge int `json:"surge,omitempty"`
 	// Replaced counts the servers replaced in this phase.
-	Replaced     int       `json:"replaced"`
+	Replaced int `json:"replaced"`
+	// StartedAt is when the rollout began, BatchStarted when the current
+	// batch did.
 	StartedAt    time.Time `json:"started_at"`
 	BatchStarted time.Time `json:"batch_started,omitzero"`
 	// Reason says why it paused or rolled back.

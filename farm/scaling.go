@@ -32,6 +32,7 @@ const (
 type ScalingRecord struct {
 	// Time is when it happened, on the farm's clock.
 	Time time.Time
+	// Role names the role.
 	Role string
 	// From and To are the desired count before and after; equal when only
 	// the bounds changed.

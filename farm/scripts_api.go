@@ -17,9 +17,9 @@ import (
 // Roles, and the Servers named by ID. Build one with [OnFarm], [OnRoles]
 // or [OnServers].
 type ScriptTarget struct {
-	All     bool
-	Roles   []string
-	Servers []string
+	All     bool     // every server in service
+	Roles   []string // the servers in service of these roles
+	Servers []string // these servers, by ID
 }
 
 // OnFarm selects every server in service.

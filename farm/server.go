@@ -56,15 +56,20 @@ type Server struct {
 	// Index is the server's slot in its role, from 1: %instance_index% in
 	// scripts. A replacement gets the lowest free index.
 	Index int
+	// State is the server's state in the farm.
 	State ServerState
 	// CloudState is the state the cloud last reported.
 	CloudState provider.State
-	PrivateIP  string
-	PublicIP   string
+	// PrivateIP and PublicIP are the server's addresses; empty when the
+	// cloud has not given one.
+	PrivateIP string
+	PublicIP  string
 	// SSHAddress is host:port of the server's sshd when the provider knows
 	// it better than port 22 on an IP; empty otherwise.
-	SSHAddress   string
-	Zone         string
+	SSHAddress string
+	// Zone is the availability zone it runs in.
+	Zone string
+	// Image and InstanceType are what it was launched with.
 	Image        string
 	InstanceType string
 	// LaunchedAt is when the cloud launched it.
@@ -114,6 +119,8 @@ const (
 
 // Health is the state of a server's health checks.
 type Health struct {
+	// Status sums up the checks: unhealthy when any check is, else
+	// unknown while any check is, else healthy.
 	Status HealthStatus
 	// Checks holds one entry per health check of the role, in spec order.
 	Checks []CheckState
@@ -124,6 +131,7 @@ type Health struct {
 
 // CheckState is the state of one health check on one server.
 type CheckState struct {
+	// Name is the check's name in the role's spec.
 	Name string
 	// Status is healthy or unhealthy once a threshold has been reached.
 	Status HealthStatus
@@ -132,6 +140,7 @@ type CheckState struct {
 	Successes int
 	// LastError is the last failure's message; empty after a success.
 	LastError string
+	// LastCheck is when the check last ran.
 	LastCheck time.Time
 }
 

@@ -9,6 +9,7 @@ import (
 
 // Status is a snapshot of the farm.
 type Status struct {
+	// Farm is the farm's name.
 	Farm string
 	// Time is when the snapshot was taken, on the farm's clock.
 	Time time.Time
@@ -16,7 +17,8 @@ type Status struct {
 	Launched bool
 	// Terminating is true while and after Terminate runs.
 	Terminating bool
-	Roles       []RoleStatus
+	// Roles holds one entry per role, in spec order.
+	Roles []RoleStatus
 	// Orphans are the IDs of servers that carry the farm's tag but name a
 	// role the spec does not have. The farm leaves them alone, except that
 	// Terminate removes them.
@@ -27,7 +29,10 @@ type Status struct {
 
 // RoleStatus is a snapshot of one role.
 type RoleStatus struct {
-	Name              string
+	// Name is the role's name.
+	Name string
+	// Desired is the count the farm works towards, within the bounds in
+	// force Min and Max (a schedule window's, if one is open).
 	Desired, Min, Max int
 	// Counts holds the number of servers in each state.
 	Counts map[ServerState]int
