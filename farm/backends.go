@@ -144,7 +144,8 @@ func (c *backendsControl) sync(ctx context.Context, lb *backendsLB, leaving stri
 	if err != nil {
 		lb.state.Failures++
 		lb.state.Err = err.Error()
-		return fmt.Errorf("load balancer %q: %w", lb.name, err)
+		return &opError{op: OpLoadBalancer, params: map[string]string{"load_balancer": lb.name},
+			err: fmt.Errorf("load balancer %q: %w", lb.name, err)}
 	}
 	lb.state.Err = ""
 	lb.state.UpdatedAt = c.f.clk.Now()
@@ -178,6 +179,9 @@ func (f *Farm) syncAdoptedBackends() {
 		defer cancel()
 		if err := f.SyncBackends(ctx); err != nil {
 			f.log.Warn("farm: load balancer backends of adopted servers", "err", err)
+			if f.closeCtx.Err() == nil {
+				f.opFailed(OpLoadBalancer, "", nil, err, nil)
+			}
 		}
 	})
 }

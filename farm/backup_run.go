@@ -188,6 +188,9 @@ func (f *Farm) backupLoop(ctx context.Context) {
 	for {
 		if err := f.RunBackups(ctx); err != nil && ctx.Err() == nil {
 			f.log.Warn("farm: backups", "err", err)
+			f.loopFailed(OpBackups, err)
+		} else if err == nil {
+			f.loopFailed(OpBackups, nil)
 		}
 		t := f.clk.NewTimer(backupCheckInterval)
 		select {
@@ -288,6 +291,9 @@ func (bc *backupControl) run(ctx context.Context, role string, b Backup) (Backup
 	f.backupEvent(BackupComplete, b, nil, fmt.Sprintf("backup %d of role %s: %s", b.Seq, role, b.ID))
 	if rerr := bc.retain(pctx, role, spec); rerr != nil {
 		f.log.Warn("farm: backup retention", "role", role, "err", rerr)
+		if pctx.Err() == nil {
+			f.opFailed(OpBackupRetention, role, nil, rerr, nil)
+		}
 	}
 	return b, nil
 }

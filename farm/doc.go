@@ -74,7 +74,9 @@
 // script that exits non-zero, a health check past its threshold) it
 // returns a [ReadyError] naming each server and why. The same failures are
 // events ([EventType.Failure]: HostInitFailed, ScriptFailed, CheckFailed,
-// BackupFailed) that [Farm.SubscribeFailures] delivers alone. [Event.String]
+// BackupFailed, and OperationFailed for what the farm does in the
+// background) that [Farm.SubscribeFailures] delivers alone (see Failures
+// below). [Event.String]
 // prints an event as one line, and [Timeline] prints a farm's events and
 // script results as they happen, as the examples do.
 //
@@ -119,6 +121,44 @@
 // hooks get BeforeHostTerminate, bounded by TerminateTimeout. Every other
 // event reaches a hook asynchronously, like a subscriber. Scripts, DNS and
 // load-balancer registration are hooks (see below).
+//
+// # Failures
+//
+// Every failure reaches the program as a returned error, an event it can
+// filter ([Farm.SubscribeFailures] delivers the [EventType.Failure] ones
+// alone), or a status it reads; never only as a log line:
+//
+//   - bad input (a spec, a farm file, SetDesired or SetBounds out of
+//     range, an unknown custom event): an error from the call, before
+//     anything launches;
+//   - a server's initialisation (blocking scripts or hooks):
+//     HostInitFailed, and a [ReadyError] from [Farm.WaitReady];
+//   - a script in the background: ScriptFailed, and the scripting log;
+//   - a health check past its threshold: CheckFailed;
+//   - a backup: BackupFailed and [Farm.Backups]; deleting old ones:
+//     OperationFailed (op "backup_retention");
+//   - a rollout batch: RolloutBatchFailed and the role's status;
+//   - a hook's error or timeout on a non-blocking event, or on
+//     BeforeHostTerminate: OperationFailed (op "hook", Params "event");
+//   - a DNS write, after an event, in a failover or in the periodic
+//     re-sync: OperationFailed (op "dns", Params "name", "type"), and
+//     [Farm.DNSRecords] (Err); [Farm.SyncDNS] returns it;
+//   - load balancer registration (RoleSpec.LoadBalancer) and
+//     Options.LoadBalancers' backends: OperationFailed (op
+//     "load_balancer"), and [Farm.BackendsStatus];
+//   - a failover that found no master (every candidate's promotion
+//     failed, the old master could not be fenced): OperationFailed (op
+//     "failover") and an entry in [Farm.Failovers] with NewMaster empty
+//     and Err set; a DNS move that failed is that entry's Err;
+//   - a tick, a scaling evaluation, a round of health checks or backups
+//     that failed in [Farm.Run]: OperationFailed (op "reconcile",
+//     "scaling", "health_checks", "backups"), once per different error
+//     until a round succeeds; a tick's error is also [Status].LastError,
+//     and [Farm.Reconcile] and the other calls return it;
+//   - the cloud refusing to terminate a server: OperationFailed (op
+//     "terminate"); the next tick tries again;
+//   - a launch: the role's LastError in [Status], and the launch is tried
+//     again (a zone out of capacity is avoided for a while).
 //
 // # Health checks
 //

@@ -36,7 +36,36 @@ const (
 	OpTerminate = "terminate"
 	// OpBackupRetention: deleting backups past the role's Keep failed.
 	OpBackupRetention = "backup_retention"
+	// OpReconcile, OpScaling, OpHealthChecks and OpBackups: a round of
+	// Run's loops failed (the cloud did not answer, the Store refused a
+	// write, ...). Each fires once per different error until a round
+	// succeeds; [Status].LastError also holds a tick's error.
+	OpReconcile    = "reconcile"
+	OpScaling      = "scaling"
+	OpHealthChecks = "health_checks"
+	OpBackups      = "backups"
 )
+
+// loopFailed reports a failed round of one of Run's loops: OperationFailed
+// fires when err differs from the error that op last reported, so that a
+// cloud down for an hour is one event, not one per tick. A nil err (a
+// round that went well) forgets the last error.
+func (f *Farm) loopFailed(op string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		delete(f.loopErrs, op)
+		return
+	}
+	if f.loopErrs[op] == err.Error() {
+		return
+	}
+	if f.loopErrs == nil {
+		f.loopErrs = map[string]string{}
+	}
+	f.loopErrs[op] = err.Error()
+	f.opFailedLocked(op, "", nil, err, nil)
+}
 
 // opError is an error that names the operation it failed in, for the
 // OperationFailed event a hook's error becomes.

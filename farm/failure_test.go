@@ -233,3 +233,39 @@ func TestLoadBalancerRegistrationFailuresAreReported(t *testing.T) {
 		t.Fatalf("after failed registrations of adopted servers heard:\n%s", fails2)
 	}
 }
+
+func TestATickThatKeepsFailingIsReportedOnceUntilOneSucceeds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 1}}}
+		r := newBubbleRig(t, spec, &Options{TickInterval: 10 * time.Second}, fake.Options{})
+		fails := subscribeFailures(r.farm)
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- r.farm.Run(ctx) }()
+		defer func() { stop(); <-done }()
+		if err := r.farm.Launch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.farm.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Five ticks in a row cannot list the cloud.
+		r.cloud.FailNext(fake.OpList, 5, provider.InvalidArgument)
+		time.Sleep(75 * time.Second)
+		synctest.Wait()
+		evs := fails.ops(OpReconcile)
+		if len(evs) != 1 || !strings.Contains(evs[0].Params["error"], "injected fault") {
+			t.Fatalf("after five failed ticks heard:\n%s", fails)
+		}
+		if st := r.farm.Status(); st.LastError != "" {
+			t.Fatalf("a tick went well since, yet Status.LastError = %q", st.LastError)
+		}
+		// A failure after a tick that went well is heard again.
+		r.cloud.FailNext(fake.OpList, 1, provider.InvalidArgument)
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		if evs := fails.ops(OpReconcile); len(evs) != 2 {
+			t.Fatalf("after another failed tick heard:\n%s", fails)
+		}
+	})
+}

@@ -134,22 +134,25 @@ type Farm struct {
 	terminating bool
 	running     bool
 	closed      bool
-	seq         uint64
-	changed     chan struct{} // closed and replaced on every change
-	healthWake  chan struct{}
-	hooks       []Hook
-	dns         *dnsControl      // DNS names and failovers; nil when no role needs them
-	scripts     *scriptEngine    // nil without Options.Scripting
-	backends    *backendsControl // nil without Options.LoadBalancers
-	bgCount     int
-	cloudLive   int // servers with the farm tag the last listing showed not gone
-	lastErr     string
-	orphans     map[string]bool
-	scaling     *farmScaling   // see scaling.go
-	lb          *lbHook        // nil when no role uses a provider load balancer
-	scratch     tickScratch    // buffers Reconcile reuses, under tickMu
-	persist     *persister     // nil without Options.Store; see persist.go
-	backups     *backupControl // nil without backup sections; see backup_run.go
+	// loopErrs is the last error each of Run's loops reported, by op
+	// (see loopFailed).
+	loopErrs   map[string]string
+	seq        uint64
+	changed    chan struct{} // closed and replaced on every change
+	healthWake chan struct{}
+	hooks      []Hook
+	dns        *dnsControl      // DNS names and failovers; nil when no role needs them
+	scripts    *scriptEngine    // nil without Options.Scripting
+	backends   *backendsControl // nil without Options.LoadBalancers
+	bgCount    int
+	cloudLive  int // servers with the farm tag the last listing showed not gone
+	lastErr    string
+	orphans    map[string]bool
+	scaling    *farmScaling   // see scaling.go
+	lb         *lbHook        // nil when no role uses a provider load balancer
+	scratch    tickScratch    // buffers Reconcile reuses, under tickMu
+	persist    *persister     // nil without Options.Store; see persist.go
+	backups    *backupControl // nil without backup sections; see backup_run.go
 
 	// failures are the failure events of servers since Launch or since
 	// WaitReady last reported them (the last maxFailures).

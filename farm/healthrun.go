@@ -219,6 +219,9 @@ func (f *Farm) healthLoop(ctx context.Context) {
 		case <-t.C():
 			if err := f.CheckHealth(ctx); err != nil && ctx.Err() == nil {
 				f.log.Warn("farm: health checks", "err", err)
+				f.loopFailed(OpHealthChecks, err)
+			} else if err == nil {
+				f.loopFailed(OpHealthChecks, nil)
 			}
 		case <-f.healthWake:
 			t.Stop()

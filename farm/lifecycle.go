@@ -187,6 +187,9 @@ func (f *Farm) Run(ctx context.Context) error {
 	for {
 		if err := f.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			f.log.Warn("farm: reconcile", "err", err)
+			f.loopFailed(OpReconcile, err)
+		} else if err == nil {
+			f.loopFailed(OpReconcile, nil)
 		}
 		select {
 		case <-ticker.C():

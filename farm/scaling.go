@@ -489,6 +489,9 @@ func (f *Farm) scalingLoop(ctx context.Context) {
 				return
 			}
 			f.log.Warn("farm: scaling", "err", err)
+			f.loopFailed(OpScaling, err)
+		} else if err == nil {
+			f.loopFailed(OpScaling, nil)
 		}
 		f.mu.Lock()
 		changed = changed || sc.reconcile
@@ -497,6 +500,7 @@ func (f *Farm) scalingLoop(ctx context.Context) {
 		if changed && ctx.Err() == nil {
 			if err := f.Reconcile(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
 				f.log.Warn("farm: reconcile after scaling", "err", err)
+				f.loopFailed(OpReconcile, err)
 			}
 		}
 	}
