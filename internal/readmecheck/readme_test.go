@@ -226,3 +226,28 @@ func TestInstallLineMatchesCI(t *testing.T) {
 		}
 	}
 }
+
+// The repository files the README links to or names by path exist.
+func TestNamedFilesExist(t *testing.T) {
+	text := readme(t)
+	var paths []string
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)\)`).FindAllStringSubmatch(text, -1) {
+		paths = append(paths, m[1])
+	}
+	// Paths inside the repository: a directory part that is one of its
+	// top-level directories.
+	for _, m := range regexp.MustCompile("`((?:cluster|docs|examples|farm|internal|provider|scaling|scripting|dnsupdate|store|clock)/[\\w./-]+)`").FindAllStringSubmatch(text, -1) {
+		paths = append(paths, strings.TrimSuffix(m[1], "/..."))
+	}
+	for _, m := range regexp.MustCompile(`\b(scaling/testdata/[\w.-]+|examples/[\w-]+/testdata/[\w.-]+)`).FindAllStringSubmatch(text, -1) {
+		paths = append(paths, m[1])
+	}
+	if len(paths) < 10 {
+		t.Fatalf("found only %d paths in the README", len(paths))
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(filepath.Join("../..", p)); err != nil {
+			t.Errorf("the README names %s: %v", p, err)
+		}
+	}
+}
