@@ -117,3 +117,42 @@ func TestDrillKillsHalfARoleAndReportsTheHealing(t *testing.T) {
 		t.Fatalf("a restarted controller's Drills = %+v, %v", reps, err)
 	}
 }
+
+func TestZoneDrillKillsEveryServerInTheZone(t *testing.T) {
+	spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 6, Desired: 4}}}
+	f, _, err := readyFarm(t, spec, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inZone := map[string]bool{}
+	for _, s := range f.Servers("app") {
+		if s.Zone == "fake-1a" {
+			inZone[s.ID] = true
+		}
+	}
+	if len(inZone) < 2 {
+		t.Fatalf("%d servers in fake-1a, want 2 or more:\n%s", len(inZone), serverLines(f.Servers("app")))
+	}
+	zone := DrillSpec{Kind: DrillZone, Zone: "fake-1a", MaxVictims: len(inZone), Timeout: 45 * time.Second}
+	rep, err := f.Drill(ctx, zone)
+	if err != nil {
+		t.Fatalf("Drill: %v\n%s", err, rep)
+	}
+	if len(rep.Killed) != len(inZone) {
+		t.Fatalf("killed %v, want every server of fake-1a (%v)", rep.Killed, inZone)
+	}
+	for _, k := range rep.Killed {
+		if !inZone[k.ID] {
+			t.Fatalf("killed %s, not in fake-1a", k)
+		}
+	}
+	if len(rep.Replacements) != len(inZone) || rep.Detect <= 0 {
+		t.Fatalf("report:\n%s", rep)
+	}
+	// A second drill numbers its report after the first.
+	if rep2, err := f.Drill(ctx, DrillSpec{Kind: DrillServers, Role: "app", Fraction: 0.25, Timeout: 45 * time.Second}); err != nil || rep2.Seq != 2 {
+		t.Fatalf("second drill #%d: %v", rep2.Seq, err)
+	}
+}
