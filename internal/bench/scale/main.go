@@ -137,10 +137,13 @@ func run(ticks, parallel int, cpuProfile, memProfile string) error {
 		growth, large.servers(), verdict, small.allocMiB(), large.allocMiB(),
 		small.setup.Round(time.Millisecond), large.setup.Round(time.Millisecond), ticks, parallel)
 	if !ok {
-		return errors.New("a target is missed")
+		return errMissed
 	}
 	return nil
 }
+
+// errMissed is run's error when the figures miss a target.
+var errMissed = errors.New("a target is missed")
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
