@@ -38,6 +38,9 @@ func (f *Farm) Launch(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if err := f.checkCloudLoadBalancers(ctx); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	wasTerminating := f.terminating
 	f.launched, f.terminating = true, false

@@ -2,6 +2,7 @@ package farm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -19,6 +20,42 @@ func (f *Farm) checkLoadBalancer(i int, r RoleSpec) []error {
 			Msg: fmt.Sprintf("load_balancer %q: provider %q cannot register servers with a load balancer", r.LoadBalancer, f.p.Name())}}
 	}
 	return nil
+}
+
+// checkCloudLoadBalancers asks the provider whether each cloud load
+// balancer the spec names exists (one call per name), and refuses the
+// roles whose load balancer it does not have. Launch calls it before
+// anything starts; names in Options.LoadBalancers are the program's own
+// and are not looked up.
+func (f *Farm) checkCloudLoadBalancers(ctx context.Context) error {
+	lb, ok := f.p.(provider.LoadBalancer)
+	if !ok {
+		return nil // New refused any cloud load balancer already
+	}
+	exists := map[string]bool{}
+	var errs []error
+	for i, r := range f.spec.Roles {
+		if r.LoadBalancer == "" || f.opts.LoadBalancers[r.LoadBalancer] != nil {
+			continue
+		}
+		has, asked := exists[r.LoadBalancer]
+		if !asked {
+			err := f.providerCall(ctx, func(ctx context.Context) error {
+				var err error
+				has, err = lb.HasLoadBalancer(ctx, r.LoadBalancer)
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("farm: look up load balancer %q: %w", r.LoadBalancer, err)
+			}
+			exists[r.LoadBalancer] = has
+		}
+		if !has {
+			errs = append(errs, &FieldError{Path: fmt.Sprintf("roles[%d].load_balancer", i), Role: r.Name,
+				Msg: fmt.Sprintf("load_balancer %q: provider %q has no load balancer of that name (create it first, or give the farm one of its own in Options.LoadBalancers)", r.LoadBalancer, f.p.Name())})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // addLoadBalancerHook registers the servers of roles with a LoadBalancer

@@ -96,6 +96,12 @@ type LoadBalancer interface {
 	// Deregister removes servers from it; removing a server that is not
 	// registered must not be an error.
 	Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error
+	// HasLoadBalancer reports whether the named load balancer exists. The
+	// farm asks it for each load balancer a spec names before it launches
+	// anything, so that a name the cloud does not have is refused then. A
+	// test cloud may create the load balancer on the spot and say yes (the
+	// fake does).
+	HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error)
 }
 
 // SSHReacher is implemented by drivers whose servers may have no sshd a

@@ -30,7 +30,8 @@ var capabilities = []capability{
 		"DeleteSnapshot(ctx context.Context, snapshotID string) error { return w.deleteSnapshot(ctx, snapshotID) }"}},
 	{"LoadBalancer", []string{
 		"Register(ctx context.Context, loadBalancer string, serverIDs ...string) error { return w.register(ctx, loadBalancer, serverIDs...) }",
-		"Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error { return w.deregister(ctx, loadBalancer, serverIDs...) }"}},
+		"Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error { return w.deregister(ctx, loadBalancer, serverIDs...) }",
+		"HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) { return w.hasLoadBalancer(ctx, loadBalancer) }"}},
 	{"SSHReacher", []string{
 		"SSHReachable(serverID string) error { return w.sshReachable(serverID) }"}},
 	{"Retrier", []string{

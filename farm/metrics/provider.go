@@ -135,6 +135,13 @@ func (w *instrumented) deregister(ctx context.Context, lb string, ids ...string)
 	return err
 }
 
+func (w *instrumented) hasLoadBalancer(ctx context.Context, lb string) (bool, error) {
+	start := time.Now()
+	ok, err := w.p.(provider.LoadBalancer).HasLoadBalancer(ctx, lb)
+	w.observe("lb_describe", start, err)
+	return ok, err
+}
+
 // SSH reachability and retry classification are answered locally: not
 // cloud calls, not counted.
 func (w *instrumented) sshReachable(id string) error {

@@ -290,6 +290,9 @@ func (w wrap8) Register(ctx context.Context, loadBalancer string, serverIDs ...s
 func (w wrap8) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap8) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap8{}
 
@@ -307,6 +310,9 @@ func (w wrap9) Register(ctx context.Context, loadBalancer string, serverIDs ...s
 func (w wrap9) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap9) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap9{}
 
@@ -323,6 +329,9 @@ func (w wrap10) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap10) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap10) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap10{}
@@ -346,6 +355,9 @@ func (w wrap11) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap11) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap11) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap11{}
@@ -372,6 +384,9 @@ func (w wrap12) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap12) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap12) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap12{}
@@ -405,6 +420,9 @@ func (w wrap13) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap13) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap13) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap13{}
 
@@ -436,6 +454,9 @@ func (w wrap14) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap14) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap14) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap14{}
@@ -474,6 +495,9 @@ func (w wrap15) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap15) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap15) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap15{}
@@ -642,6 +666,9 @@ func (w wrap24) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap24) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap24) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap24{}
 
@@ -663,6 +690,9 @@ func (w wrap25) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap25) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap25) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap25{}
 
@@ -683,6 +713,9 @@ func (w wrap26) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap26) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap26) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap26{}
@@ -710,6 +743,9 @@ func (w wrap27) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap27) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap27) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap27{}
@@ -740,6 +776,9 @@ func (w wrap28) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap28) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap28) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap28{}
@@ -777,6 +816,9 @@ func (w wrap29) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap29) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap29) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap29{}
 
@@ -812,6 +854,9 @@ func (w wrap30) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap30) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap30) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap30{}
@@ -854,6 +899,9 @@ func (w wrap31) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap31) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap31) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap31{}
@@ -1026,6 +1074,9 @@ func (w wrap40) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap40) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap40) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap40{}
 
@@ -1047,6 +1098,9 @@ func (w wrap41) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap41) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap41) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap41{}
 
@@ -1067,6 +1121,9 @@ func (w wrap42) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap42) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap42) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap42{}
@@ -1094,6 +1151,9 @@ func (w wrap43) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap43) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap43) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap43{}
@@ -1124,6 +1184,9 @@ func (w wrap44) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap44) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap44) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap44{}
@@ -1161,6 +1224,9 @@ func (w wrap45) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap45) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap45) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap45{}
 
@@ -1196,6 +1262,9 @@ func (w wrap46) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap46) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap46) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap46{}
@@ -1238,6 +1307,9 @@ func (w wrap47) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap47) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap47) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap47{}
@@ -1442,6 +1514,9 @@ func (w wrap56) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap56) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap56) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap56{}
 
@@ -1467,6 +1542,9 @@ func (w wrap57) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap57) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap57) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap57{}
 
@@ -1491,6 +1569,9 @@ func (w wrap58) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap58) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap58) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap58{}
@@ -1522,6 +1603,9 @@ func (w wrap59) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap59) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap59) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap59{}
@@ -1556,6 +1640,9 @@ func (w wrap60) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap60) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap60) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap60{}
@@ -1597,6 +1684,9 @@ func (w wrap61) Register(ctx context.Context, loadBalancer string, serverIDs ...
 func (w wrap61) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
 }
+func (w wrap61) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
+}
 
 var _ provider.LoadBalancer = wrap61{}
 
@@ -1636,6 +1726,9 @@ func (w wrap62) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap62) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap62) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap62{}
@@ -1682,6 +1775,9 @@ func (w wrap63) Register(ctx context.Context, loadBalancer string, serverIDs ...
 }
 func (w wrap63) Deregister(ctx context.Context, loadBalancer string, serverIDs ...string) error {
 	return w.deregister(ctx, loadBalancer, serverIDs...)
+}
+func (w wrap63) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	return w.hasLoadBalancer(ctx, loadBalancer)
 }
 
 var _ provider.LoadBalancer = wrap63{}

@@ -98,6 +98,10 @@ func init() {
 				required: []string{"LoadBalancerName", "Instances.member.1.InstanceId"},
 				handle:   (*Server).deregisterInstancesFromLoadBalancer,
 			},
+			"DescribeLoadBalancers": {
+				params: []string{"LoadBalancerNames.member.N", "Marker", "PageSize"},
+				handle: (*Server).describeLoadBalancers,
+			},
 		},
 	}
 }

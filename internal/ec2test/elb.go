@@ -69,3 +69,35 @@ func (s *Server) deregisterInstancesFromLoadBalancer(req *request) (any, *apiErr
 	s.lbs[name] = registered
 	return s.elbAnswer("DeregisterInstancesFromLoadBalancer", registered), nil
 }
+
+// describeLoadBalancers answers the load balancers named in
+// LoadBalancerNames.member.N, all of them when none is named; a name that
+// does not exist is LoadBalancerNotFound, as ELB answers. The answer is
+// one page (no NextMarker).
+func (s *Server) describeLoadBalancers(req *request) (any, *apiError) {
+	var names []string
+	for i := 1; ; i++ {
+		v, ok := req.form["LoadBalancerNames.member."+itoa(i)]
+		if !ok {
+			break
+		}
+		names = append(names, v[0])
+	}
+	if len(names) == 0 {
+		for name := range s.lbs {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+	}
+	resp := describeLoadBalancersResponse{Xmlns: elbNamespace, RequestID: s.requestIDLocked()}
+	for _, name := range names {
+		ids, aerr := s.loadBalancer(name)
+		if aerr != nil {
+			return nil, aerr
+		}
+		d := xLoadBalancer{Name: name, DNSName: name + ".elb.example"}
+		d.InstanceIDs = ids
+		resp.LoadBalancers = append(resp.LoadBalancers, d)
+	}
+	return resp, nil
+}

@@ -263,3 +263,16 @@ func (s *Server) elbAnswer(action string, ids []string) elbResponse {
 
 // isoTime formats t as EC2 does: 2026-01-02T15:04:05.000Z.
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+type describeLoadBalancersResponse struct {
+	XMLName       xml.Name        `xml:"DescribeLoadBalancersResponse"`
+	Xmlns         string          `xml:"xmlns,attr"`
+	LoadBalancers []xLoadBalancer `xml:"DescribeLoadBalancersResult>LoadBalancerDescriptions>member"`
+	RequestID     string          `xml:"ResponseMetadata>RequestId"`
+}
+
+type xLoadBalancer struct {
+	Name    string `xml:"LoadBalancerName"`
+	DNSName string `xml:"DNSName"`
+	elbInstances
+}

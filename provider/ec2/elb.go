@@ -30,6 +30,22 @@ func (p *Provider) Register(ctx context.Context, loadBalancer string, serverIDs 
 	return nil
 }
 
+// HasLoadBalancer asks ELB (DescribeLoadBalancers with the one name)
+// whether a classic load balancer exists: LoadBalancerNotFound is no.
+func (p *Provider) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	const op = "elb.DescribeLoadBalancers"
+	_, err := p.elb.DescribeLoadBalancers(ctx, &elasticloadbalancing.DescribeLoadBalancersInput{
+		LoadBalancerNames: []string{loadBalancer},
+	})
+	if apiCode(err) == "LoadBalancerNotFound" {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap(op, "load balancer "+quote(loadBalancer), err)
+	}
+	return true, nil
+}
+
 // Deregister removes instances from a classic ELB. An instance that is not
 // registered is not an error; neither is one ELB finds invalid (it is gone,
 // so it is not registered either): when ELB rejects the batch for one, the

@@ -177,6 +177,23 @@ func (p *Provider) CreateLoadBalancer(name string) {
 	}
 }
 
+// HasLoadBalancer says yes to every name: a load balancer the fake does
+// not have yet is created, empty, on first ask. The farm asks for each load
+// balancer its spec names before it launches, so a spec written for a real
+// cloud runs on the fake as it is, with no Options.LoadBalancers.
+func (p *Provider) HasLoadBalancer(ctx context.Context, loadBalancer string) (bool, error) {
+	c, err := p.begin(ctx, OpHasLoadBalancer, loadBalancer)
+	if err != nil {
+		return false, err
+	}
+	if loadBalancer == "" {
+		err = provider.Errorf(provider.InvalidArgument, "fake.HasLoadBalancer", "empty load balancer name")
+	} else {
+		p.CreateLoadBalancer(loadBalancer)
+	}
+	return finish(p, c, err == nil, err)
+}
+
 // Register adds servers to a load balancer. The load balancer must exist
 // (Options.LoadBalancers or CreateLoadBalancer), else NotFound; every
 // server must be one the cloud reports and not gone, else InvalidArgument

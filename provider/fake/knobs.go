@@ -16,21 +16,22 @@ type Op string
 // The operations. OpAll stands for every operation in the knobs: a fault
 // set for OpAll applies to each call in addition to the call's own knobs.
 const (
-	OpAll            Op = "*"
-	OpLaunch         Op = "Launch"
-	OpList           Op = "List"
-	OpGet            Op = "Get"
-	OpTerminate      Op = "Terminate"
-	OpReboot         Op = "Reboot"
-	OpZones          Op = "Zones"
-	OpHostKeys       Op = "HostKeys"
-	OpConsoleOutput  Op = "ConsoleOutput"
-	OpVolumes        Op = "Volumes"
-	OpCreateSnapshot Op = "CreateSnapshot"
-	OpListSnapshots  Op = "ListSnapshots"
-	OpDeleteSnapshot Op = "DeleteSnapshot"
-	OpRegister       Op = "Register"
-	OpDeregister     Op = "Deregister"
+	OpAll             Op = "*"
+	OpLaunch          Op = "Launch"
+	OpList            Op = "List"
+	OpGet             Op = "Get"
+	OpTerminate       Op = "Terminate"
+	OpReboot          Op = "Reboot"
+	OpZones           Op = "Zones"
+	OpHostKeys        Op = "HostKeys"
+	OpConsoleOutput   Op = "ConsoleOutput"
+	OpVolumes         Op = "Volumes"
+	OpCreateSnapshot  Op = "CreateSnapshot"
+	OpListSnapshots   Op = "ListSnapshots"
+	OpDeleteSnapshot  Op = "DeleteSnapshot"
+	OpRegister        Op = "Register"
+	OpDeregister      Op = "Deregister"
+	OpHasLoadBalancer Op = "HasLoadBalancer"
 )
 
 // Call is one recorded API call.
