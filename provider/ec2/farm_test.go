@@ -2,6 +2,7 @@ package ec2_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,28 @@ func TestFarmDoesNotLaunchAgainWhileEC2ListsNewInstancesLate(t *testing.T) {
 	}
 	if n := srv.Count("RunInstances"); n > len(srv.Options().Zones) {
 		t.Fatalf("%d RunInstances calls, want at most one per zone", n)
+	}
+}
+
+func TestFarmLaunchRefusesAnELBThatDoesNotExist(t *testing.T) {
+	p, srv := newProvider(t, nil)
+	spec := farm.Spec{Name: "shop", Roles: []farm.RoleSpec{{Name: "app", Image: testImage, InstanceType: "t3.micro", Min: 2, Max: 4, LoadBalancer: "www"}}}
+	f, err := farm.New(spec, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = f.Launch(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `role "app": load_balancer "www": provider "ec2" has no load balancer of that name`) {
+		t.Fatalf("Launch with no ELB www: %v", err)
+	}
+	calls := srv.Counts()
+	if calls["DescribeLoadBalancers"] != 1 || calls["RunInstances"] != 0 {
+		t.Fatalf("a refused Launch made %v, want one DescribeLoadBalancers and no RunInstances", calls)
+	}
+
+	srv.AddLoadBalancer("www")
+	if err := f.Launch(context.Background()); err != nil {
+		t.Fatalf("Launch once ELB www exists: %v", err)
 	}
 }
