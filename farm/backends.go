@@ -32,7 +32,8 @@ import (
 // drain the ones no longer listed (no new requests; SetBackends returns
 // once their requests in progress have ended, or ctx ends) and remove them.
 // A call with the set already in place must change nothing. The error is
-// reported in [Farm.BackendsStatus] and the next call tries again.
+// reported in [Farm.BackendsStatus] and by OperationFailed (op
+// "load_balancer"), and the next call tries again.
 // Package farm/backendstest is the conformance suite implementations run
 // against their real load balancer.
 type Backends interface {

@@ -269,3 +269,80 @@ func TestATickThatKeepsFailingIsReportedOnceUntilOneSucceeds(t *testing.T) {
 		}
 	})
 }
+
+func TestAFailedScaleInIsReported(t *testing.T) {
+	spec := Spec{Name: "shop", Roles: []RoleSpec{{Name: "app", Image: "img", Min: 1, Max: 2, Desired: 2, LoadBalancer: "www"}}}
+	var refuse sync.Mutex
+	refusing := false
+	b := backendsFunc(func(ctx context.Context, lb string, servers []Server) error {
+		refuse.Lock()
+		defer refuse.Unlock()
+		if refusing {
+			return errors.New("runtime API refused")
+		}
+		return nil
+	})
+	r := newRig(t, spec, &Options{LoadBalancers: map[string]Backends{"www": b}}, fake.Options{})
+	fails := subscribeFailures(r.farm)
+	r.farm.AddHook(HookFunc(func(ctx context.Context, ev Event) error {
+		if ev.Type == BeforeHostTerminate {
+			return errors.New("inventory service down")
+		}
+		return nil
+	}))
+	r.farm.Launch(r.ctx)
+	for range 4 {
+		r.tick(30 * time.Second)
+	}
+	r.quiet()
+	if n := len(r.running("app")); n != 2 {
+		t.Fatalf("%d servers running, want 2", n)
+	}
+	r.cloud.FailNext(fake.OpTerminate, 1, provider.InvalidArgument)
+	if err := r.farm.SetDesired("app", 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r.tick(30 * time.Second)
+		r.quiet()
+	}
+	hooks := fails.ops(OpHook)
+	if len(hooks) != 1 || hooks[0].Params["event"] != string(BeforeHostTerminate) || hooks[0].Server == nil ||
+		!strings.Contains(hooks[0].Reason, "inventory service down") {
+		t.Fatalf("the BeforeHostTerminate hook's failure: heard\n%s", fails)
+	}
+	if terms := fails.ops(OpTerminate); len(terms) != 1 || terms[0].Server == nil || !strings.Contains(terms[0].Reason, "injected fault") {
+		t.Fatalf("the refused terminate: heard\n%s", fails)
+	}
+	if n := len(liveAtCloud(r.cloud, "app")); n != 1 {
+		t.Fatalf("%d servers at the cloud, want 1 (the next tick terminates)", n)
+	}
+
+	// The load balancer refuses the backends when a new server enters
+	// service.
+	refuse.Lock()
+	refusing = true
+	refuse.Unlock()
+	if err := r.farm.SetDesired("app", 2); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		r.tick(30 * time.Second)
+		r.quiet()
+	}
+	lbs := fails.ops(OpLoadBalancer)
+	if len(lbs) != 1 || lbs[0].Params["load_balancer"] != "www" || lbs[0].Params["event"] != string(HostUp) ||
+		!strings.Contains(lbs[0].Reason, "runtime API refused") {
+		t.Fatalf("the load balancer's failure: heard\n%s", fails)
+	}
+	if st := r.farm.BackendsStatus(); len(st) != 1 || !strings.Contains(st[0].Err, "runtime API refused") {
+		t.Fatalf("BackendsStatus = %+v", st)
+	}
+}
+
+// backendsFunc adapts a function to Backends.
+type backendsFunc func(ctx context.Context, lb string, servers []Server) error
+
+func (f backendsFunc) SetBackends(ctx context.Context, lb string, servers []Server) error {
+	return f(ctx, lb, servers)
+}
