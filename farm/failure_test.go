@@ -346,3 +346,21 @@ type backendsFunc func(ctx context.Context, lb string, servers []Server) error
 func (f backendsFunc) SetBackends(ctx context.Context, lb string, servers []Server) error {
 	return f(ctx, lb, servers)
 }
+
+func TestAFailedDeletionOfAnOldBackupIsReported(t *testing.T) {
+	r := backupRig(t, BackupSpec{Interval: time.Hour, Keep: 1})
+	fails := subscribeFailures(r.farm)
+	r.runBackups()
+	r.advance(time.Hour)
+	// The second backup makes the first one too many; deleting it fails.
+	r.cloud.FailNext(fake.OpDeleteSnapshot, 1, provider.InvalidArgument)
+	r.runBackups()
+	r.quiet()
+	evs := fails.ops(OpBackupRetention)
+	if len(evs) != 1 || evs[0].Role != "db" || !strings.Contains(evs[0].Reason, "injected fault") {
+		t.Fatalf("heard:\n%s", fails)
+	}
+	if n := len(r.rec.of(BackupComplete)); n != 2 {
+		t.Fatalf("%d BackupComplete, want 2", n)
+	}
+}
