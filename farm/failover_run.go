@@ -333,6 +333,7 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 		}
 		if err := f.flush(ctx); err != nil {
 			f.log.Error("farm: new master not saved", "role", ps.role, "server", cand.ID, "err", err)
+			f.opFailed(OpStore, ps.role, nil, fmt.Errorf("new master %s not saved: %w", cand.ID, err), nil)
 		}
 		if s, ok := f.Server(cand.ID); ok {
 			cand = s
@@ -364,6 +365,7 @@ func (d *dnsControl) promote(ctx context.Context, ps *primaryState, prev Server,
 				f.mu.Unlock()
 				if err := f.flush(ctx); err != nil {
 					f.log.Error("farm: finished failover not saved", "role", ps.role, "err", err)
+					f.opFailed(OpStore, ps.role, nil, fmt.Errorf("finished failover not saved: %w", err), nil)
 				}
 			}
 			d.mu.Lock()

@@ -34,6 +34,10 @@ const (
 	// OpTerminate: the cloud refused to terminate a server; the next tick
 	// tries again.
 	OpTerminate = "terminate"
+	// OpStore: Options.Store refused a write the farm made in the
+	// background (a new master, a finished failover); the farm writes it
+	// again with its next change.
+	OpStore = "store"
 	// OpBackupRetention: deleting backups past the role's Keep failed.
 	OpBackupRetention = "backup_retention"
 	// OpReconcile, OpScaling, OpHealthChecks and OpBackups: a round of

@@ -364,3 +364,24 @@ func TestAFailedDeletionOfAnOldBackupIsReported(t *testing.T) {
 		t.Fatalf("%d BackupComplete, want 2", n)
 	}
 }
+
+func TestANewMasterTheStoreCannotSaveIsReported(t *testing.T) {
+	spec := dbSpec(2)
+	st := &failingStore{Store: farmStore(t, spec.Name)}
+	r, _, _ := failoverRig(t, spec, &Options{Store: st})
+	fails := subscribeFailures(r.farm)
+	old, _ := master(r.farm, "db")
+	st.failNext = keyMaster
+	if err := r.cloud.Crash(old.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(time.Second)
+	r.quiet()
+	evs := fails.ops(OpStore)
+	if len(evs) != 1 || evs[0].Role != "db" || !strings.Contains(evs[0].Reason, "disk full") {
+		t.Fatalf("heard:\n%s", fails)
+	}
+	if m, n := master(r.farm, "db"); n != 1 || m.ID == old.ID {
+		t.Fatalf("master %s (%d): the failover goes on", m.ID, n)
+	}
+}
