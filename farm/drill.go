@@ -54,6 +54,7 @@ type DrillServer struct {
 	Master bool   `json:"master,omitempty"`
 }
 
+// String is "role/id (#index in zone)", with ", master" for a master.
 func (s DrillServer) String() string {
 	m := ""
 	if s.Master {
