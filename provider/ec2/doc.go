@@ -45,6 +45,7 @@
 //	ec2:DeleteSnapshot               DeleteSnapshot
 //	elasticloadbalancing:RegisterInstancesWithLoadBalancer    Register
 //	elasticloadbalancing:DeregisterInstancesFromLoadBalancer  Deregister
+//	elasticloadbalancing:DescribeLoadBalancers                HasLoadBalancer (a farm's Launch)
 //	iam:PassRole                     only with Options.InstanceProfile
 //
 // # Idempotency

@@ -94,8 +94,11 @@
 //
 // # Load balancers and snapshots
 //
-// Load balancers exist once named in Options.LoadBalancers or created with
-// [Provider.CreateLoadBalancer]; [Provider.Registered] tells who is
-// registered. Each server has an 8 GiB root volume that can be snapshotted;
+// Load balancers exist once named in Options.LoadBalancers, created with
+// [Provider.CreateLoadBalancer], or asked for with
+// [Provider.HasLoadBalancer], which creates the name on first ask: a farm
+// asks for each load balancer its spec names when it launches, so a spec
+// written for EC2 runs on the fake as it is. [Provider.Registered] tells
+// who is registered. Each server has an 8 GiB root volume that can be snapshotted;
 // snapshots complete at once.
 package fake

@@ -131,7 +131,9 @@
 // balances with a load-balancer role (DESIGN.md): servers running HAProxy,
 // whose scripts rewrite the backend list from the app role's
 // %internal_ip% values on HostUp and HostDown events, with the role's DNS
-// name pointing at them.
+// name pointing at them, or with a load balancer of the program's own
+// (farm.Options.LoadBalancers, farm.Backends). A role that names any other
+// load balancer is refused by farm.New, before anything launches.
 //
 // # As
 //
