@@ -2,6 +2,7 @@ package ec2_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -173,5 +174,24 @@ func TestZonesAreTheRegionsAvailabilityZones(t *testing.T) {
 	call := srv.Calls("DescribeAvailabilityZones")[0]
 	if fmt.Sprint(call.Params["Filter.1.Name"], call.Params["Filter.2.Name"]) != "[state] [zone-type]" {
 		t.Fatalf("DescribeAvailabilityZones filters %v", call.Params)
+	}
+}
+
+func TestHasLoadBalancerAsksELB(t *testing.T) {
+	ctx := context.Background()
+	p, srv := newProvider(t, nil)
+	srv.AddLoadBalancer("web")
+	if ok, err := p.HasLoadBalancer(ctx, "web"); !ok || err != nil {
+		t.Fatalf("HasLoadBalancer(web) = %v, %v; want true", ok, err)
+	}
+	if ok, err := p.HasLoadBalancer(ctx, "nope"); ok || err != nil {
+		t.Fatalf("HasLoadBalancer(nope) = %v, %v; want false with no error", ok, err)
+	}
+	srv.FailNext("DescribeLoadBalancers", 1, "AccessDenied")
+	if ok, err := p.HasLoadBalancer(ctx, "web"); ok || !errors.Is(err, provider.PermissionDenied) {
+		t.Fatalf("HasLoadBalancer refused by ELB = %v, %v; want PermissionDenied", ok, err)
+	}
+	if n := srv.Counts()["DescribeLoadBalancers"]; n != 3 {
+		t.Fatalf("%d DescribeLoadBalancers calls, want 3", n)
 	}
 }

@@ -125,3 +125,20 @@ func TestLoadBalancer(t *testing.T) {
 		t.Fatalf("Register with a created load balancer: %v", err)
 	}
 }
+
+func TestHasLoadBalancerCreatesTheName(t *testing.T) {
+	p, _ := newCloud(t, fake.Options{})
+	s := mustLaunch(t, p, spec("t", 1))
+	if err := p.Register(ctx, "www", s[0].ID); !errors.Is(err, provider.NotFound) {
+		t.Fatalf("Register before it was asked for: %v", err)
+	}
+	if ok, err := p.HasLoadBalancer(ctx, "www"); !ok || err != nil {
+		t.Fatalf("HasLoadBalancer = %v, %v", ok, err)
+	}
+	if err := p.Register(ctx, "www", s[0].ID); err != nil || len(p.Registered("www")) != 1 {
+		t.Fatalf("Register after it was asked for: %v, registered %v", err, p.Registered("www"))
+	}
+	if ok, err := p.HasLoadBalancer(ctx, ""); ok || !errors.Is(err, provider.InvalidArgument) {
+		t.Fatalf("HasLoadBalancer of an empty name = %v, %v", ok, err)
+	}
+}
