@@ -194,10 +194,14 @@ func (f *Farm) Cost() CostReport {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.clk.Now()
+	c := f.cost
+	if !c.restored {
+		c.restored = true
+		f.restoreCostLocked()
+	}
 	if f.launched && !f.closed {
 		f.accrueCostLocked(now)
 	}
-	c := f.cost
 	rep := CostReport{At: now, ThisMonth: c.thisMonth, Blocked: map[string]string{}}
 	if f.spec.Budget != nil {
 		b := *f.spec.Budget

@@ -140,3 +140,20 @@ func TestNegativePricesAndBudgetsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestCostSoFarSurvivesARestart(t *testing.T) {
+	spec := pricedSpec(2, 4, 0.5, nil)
+	st := farmStore(t, spec.Name)
+	r := upRig(t, spec, &Options{Store: st}, fake.Options{})
+	r.tick(time.Hour)
+	r.tick(time.Minute) // the cost so far is saved at most once a minute
+	saved := r.farm.Cost().SoFar
+	if saved < 1 {
+		t.Fatalf("cost so far %v after an hour of two servers at 0.50", saved)
+	}
+	r.farm.Close()
+	second := r.restart(spec, Options{Store: st})
+	if got := second.Cost(); got.SoFar < saved-1e-9 || got.ThisMonth <= 0 {
+		t.Fatalf("restarted controller's cost so far %v (this month %v), want %v", got.SoFar, got.ThisMonth, saved)
+	}
+}
