@@ -38,5 +38,6 @@
 // SVG circle with class "step" and data-time (RFC 3339) and data-count
 // attributes, so that tests and scrapers can read the chart back.
 //
-// Drills have no section yet: the farm does not run them.
+// Drills (farm.Farm.Drills) are listed newest first with what each killed,
+// what replaced it and how long detection and healing took.
 package status

@@ -103,6 +103,15 @@ var farmTemplate = template.Must(template.New("farm").Funcs(funcs).Parse(`<!doct
 <td>{{.Method}}</td><td>{{.Server}}</td><td>{{when .Started}}</td><td>{{when .Finished}}</td><td>{{.ID}}{{.Error}}</td></tr>{{end}}
 </table>{{else}}<p class="muted">No backup yet.</p>{{end}}{{end}}
 
+<h2>Drills</h2>
+{{if .DrillsError}}<p class="bad">{{.DrillsError}}</p>{{end}}
+{{if .Drills}}<table id="drills">
+<tr><th>#</th><th>kind</th><th>started</th><th>killed</th><th>replaced by</th><th>detected</th><th>healed</th><th>failed scripts / error</th></tr>
+{{range .Drills}}<tr class="drill"><td class="num">{{.Seq}}</td><td>{{.Kind}}{{with .Role}} {{.}}{{end}}{{with .Zone}} {{.}}{{end}}</td><td>{{when .Started}}</td>
+<td>{{range .Killed}}{{.}}<br>{{end}}</td><td>{{range .Replacements}}{{.}}<br>{{end}}</td><td>{{.Detect}}</td>
+<td class="{{if .Error}}bad{{else}}ok{{end}}">{{.Heal}}</td><td>{{range .FailedScripts}}{{.}}<br>{{end}}{{.Error}}</td></tr>{{end}}
+</table>{{else}}<p class="muted">No drill yet.</p>{{end}}
+
 <h2>Script failures</h2>
 {{if .ScriptingOff}}<p class="muted">Scripting is off for this farm.</p>
 {{else if .ScriptFailures}}<table id="script-failures">

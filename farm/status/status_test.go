@@ -165,6 +165,33 @@ func buildSite() (*site, error) {
 	if _, err := f.BackupNow(ctx, "db"); err != nil {
 		return nil, err
 	}
+	// A drill kills one app server; the farm heals while the clock moves.
+	type drillResult struct {
+		rep farm.DrillReport
+		err error
+	}
+	done := make(chan drillResult, 1)
+	go func() {
+		rep, err := f.Drill(ctx, farm.DrillSpec{Kind: farm.DrillServers, Role: "app", Fraction: 0.3,
+			Kill: func(_ context.Context, id string) error { return cloud.Crash(id) }, Timeout: time.Minute})
+		done <- drillResult{rep, err}
+	}()
+	var drilled drillResult
+	for drilled.rep.Seq == 0 && drilled.err == nil {
+		select {
+		case drilled = <-done:
+		case <-time.After(20 * time.Millisecond):
+			if err := tick(time.Second); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if drilled.err != nil {
+		return nil, fmt.Errorf("drill: %w", drilled.err)
+	}
+	if err := settleUntil(ready); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/status/", http.StripPrefix("/status", h))
 	s.srv = httptest.NewServer(mux) // 127.0.0.1
@@ -236,6 +263,10 @@ func TestJSONViews(t *testing.T) {
 		!strings.Contains(p.ScriptFailures[0].Stderr, "config file missing") {
 		t.Errorf("script failures = %+v", p.ScriptFailures)
 	}
+	if len(p.Drills) != 1 || p.Drills[0].Seq != 1 || len(p.Drills[0].Killed) != 1 || len(p.Drills[0].Replacements) != 1 ||
+		p.Drills[0].Killed[0].Role != "app" || p.Drills[0].Error != "" {
+		t.Errorf("drills = %+v", p.Drills)
+	}
 	if p.BackupRoles != 1 || len(p.Backups) != 1 || p.Backups[0].Role != "db" || p.Backups[0].Status != "complete" || p.Backups[0].ID != "dump-2026-03-02" {
 		t.Errorf("backups = %+v (%d roles)", p.Backups, p.BackupRoles)
 	}
@@ -261,6 +292,7 @@ func TestPagesAndErrors(t *testing.T) {
 		{"farms/shop", `class="capacity-chart" data-role="app"`, 200},
 		{"farms/shop", `data-count="4"`, 200},
 		{"farms/shop", `config file missing`, 200},
+		{"farms/shop", `<tr class="drill"><td class="num">1</td><td>servers app`, 200},
 		{"farms/nope", `no farm named "nope"`, 404},
 		{"farms/shop/roles/app/capacity.svg", `<path class="capacity"`, 200},
 		{"farms/shop/roles/db/capacity.svg", `no scaling history`, 404},

@@ -51,6 +51,10 @@ type FarmPage struct {
 	Backups      []BackupView `json:"backups"`
 	BackupErrors []string     `json:"backup_errors,omitempty"`
 	BackupRoles  int          `json:"backup_roles"`
+	// Drills are the farm's drill reports, newest first; DrillsError
+	// says why they could not be read.
+	Drills      []farm.DrillReport `json:"drills"`
+	DrillsError string             `json:"drills_error,omitempty"`
 }
 
 // BackupView is one backup record.
@@ -66,6 +70,9 @@ type BackupView struct {
 	Stuck    bool      `json:"stuck,omitempty"`
 	Error    string    `json:"error,omitempty"`
 }
+
+// drillsShown is how many drill reports a page lists.
+const drillsShown = 10
 
 // backupsPerRole is how many backups of each role a page lists.
 const backupsPerRole = 10
@@ -237,6 +244,16 @@ func farmPage(ctx context.Context, f *farm.Farm, events []farm.Event, maxFailure
 		for _, b := range bs[:min(len(bs), backupsPerRole)] {
 			p.Backups = append(p.Backups, BackupView{Role: b.Role, Seq: b.Seq, Status: b.Status, Method: b.Method,
 				Server: b.Server, ID: b.ID, Started: b.Started, Finished: b.Finished, Stuck: b.Stuck, Error: b.Err})
+		}
+	}
+	if ds, err := f.Drills(ctx); err != nil {
+		p.DrillsError = err.Error()
+	} else {
+		for _, d := range slices.Backward(ds) {
+			p.Drills = append(p.Drills, d)
+			if len(p.Drills) == drillsShown {
+				break
+			}
 		}
 	}
 	fos := f.Failovers()
