@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/farmhand/farmhand/clock"
+	"github.com/farmhand/farmhand/internal/retry"
 )
 
 // DefaultUserAgent identifies farmhand to dynamic DNS services, which ask
@@ -120,7 +121,7 @@ func (h *httpDyn) admit(op string, rs RecordSet) (unchanged bool, err error) {
 		e.Kind, e.Err = KindOf(h.blocked[rs.Name]), fmt.Errorf("refusing to update this name again after a final error (create a new updater once fixed): %w", unwrapKind(h.blocked[rs.Name]))
 		return false, e
 	case h.clock.Now().Before(h.quietUntil):
-		e.Kind, e.Err = ErrUnavailable, &retryAfter{err: fmt.Errorf("the service reported a failure; quiet until %s", h.quietUntil.UTC().Format(time.RFC3339)), delay: h.quietUntil.Sub(h.clock.Now())}
+		e.Kind, e.Err = ErrUnavailable, retry.WithDelay(fmt.Errorf("the service reported a failure; quiet until %s", h.quietUntil.UTC().Format(time.RFC3339)), h.quietUntil.Sub(h.clock.Now()))
 		return false, e
 	}
 	return h.last[rs.Name] == rs.Values[0], nil

@@ -45,14 +45,14 @@ func newRetrier(attempts int, first time.Duration, c clock.Clock, logger *slog.L
 
 // do calls op with the attempt number (from 1). op returns nil, an *Error
 // (whose kind decides about retrying) or a plain error (not retried). A
-// wait hint > 0 in the returned error's retryAfter replaces the back-off.
+// wait hint > 0 in the returned error (retry.WithDelay) replaces the back-off.
 func (r retrier) do(ctx context.Context, op func(ctx context.Context, attempt int) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	policy := retry.Policy{
 		Tries: r.attempts, Initial: r.first, Max: r.max, Jitter: -1,
-		RetryAfter: retryAfterOf,
+		RetryAfter: retry.DelayOf,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			r.logger.LogAttrs(ctx, slog.LevelWarn, "dns update attempt failed; retrying",
 				slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("err", err.Error()))
@@ -83,23 +83,6 @@ type noRetry struct{ err error }
 
 func (n *noRetry) Error() string { return n.err.Error() }
 func (n *noRetry) Unwrap() error { return n.err }
-
-// retryAfter is a cause that carries the delay a service asked for.
-type retryAfter struct {
-	err   error
-	delay time.Duration
-}
-
-func (r *retryAfter) Error() string { return r.err.Error() }
-func (r *retryAfter) Unwrap() error { return r.err }
-
-func retryAfterOf(err error) time.Duration {
-	var ra *retryAfter
-	if errors.As(err, &ra) {
-		return ra.delay
-	}
-	return 0
-}
 
 func orDiscard(l *slog.Logger) *slog.Logger {
 	if l == nil {

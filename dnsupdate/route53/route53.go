@@ -378,7 +378,7 @@ func (r *Updater) classify(op, name, typ string, err error) error {
 		}
 		if e.Kind == dnsupdate.ErrUnavailable {
 			if ra := retryAfterHeader(err); ra > 0 {
-				e.Err = &retryAfter{err: err, delay: ra}
+				e.Err = retry.WithDelay(err, ra)
 			}
 		}
 		return e
@@ -454,7 +454,7 @@ func (r *Updater) retry(ctx context.Context, op func(ctx context.Context, attemp
 	}
 	policy := retry.Policy{
 		Tries: r.attempts, Initial: r.backoff, Max: max(dnsupdate.DefaultMaxBackoff, r.backoff), Jitter: -1,
-		RetryAfter: retryAfterOf,
+		RetryAfter: retry.DelayOf,
 		OnRetry: func(attempt int, wait time.Duration, err error) {
 			r.logger.LogAttrs(ctx, slog.LevelWarn, "dns update attempt failed; retrying",
 				slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.String("err", err.Error()))
@@ -468,23 +468,6 @@ func (r *Updater) retry(ctx context.Context, op func(ctx context.Context, attemp
 		}
 		return err
 	})
-}
-
-// retryAfter is a cause that carries the delay Route 53 asked for.
-type retryAfter struct {
-	err   error
-	delay time.Duration
-}
-
-func (r *retryAfter) Error() string { return r.err.Error() }
-func (r *retryAfter) Unwrap() error { return r.err }
-
-func retryAfterOf(err error) time.Duration {
-	var ra *retryAfter
-	if errors.As(err, &ra) {
-		return ra.delay
-	}
-	return 0
 }
 
 // attemptsOf returns the attempts recorded in err's *dnsupdate.Error, or 1.

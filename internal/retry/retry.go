@@ -23,6 +23,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -133,3 +134,27 @@ func GaveUp(last, ctxErr error) error {
 	}
 	return fmt.Errorf("%w; gave up: %w", last, ctxErr)
 }
+
+// WithDelay wraps err with the least wait before the next try that the
+// service asked for (a Retry-After); DelayOf reads it back.
+func WithDelay(err error, delay time.Duration) error {
+	return &delayed{err: err, delay: delay}
+}
+
+// DelayOf returns the wait WithDelay put on err (or on an error it wraps),
+// or 0.
+func DelayOf(err error) time.Duration {
+	var d *delayed
+	if errors.As(err, &d) {
+		return d.delay
+	}
+	return 0
+}
+
+type delayed struct {
+	err   error
+	delay time.Duration
+}
+
+func (d *delayed) Error() string { return d.err.Error() }
+func (d *delayed) Unwrap() error { return d.err }
