@@ -319,6 +319,40 @@ func (s *Server) KnownHostsLines(addr string) string {
 	return b.String()
 }
 
+// WriteSSHConfig writes, in dir, a known_hosts file with the server's keys
+// for each of addrs (loopback host addresses, the server's port) and an
+// ssh_config that sends OpenSSH's ssh (and pdsh -R ssh) for any of them to
+// this server with its client key, host keys checked strictly. It returns
+// the ssh_config's path, for ssh -F.
+func (s *Server) WriteSSHConfig(dir string, addrs []string) (string, error) {
+	var known strings.Builder
+	for _, a := range addrs {
+		known.WriteString(s.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(s.Port))))
+	}
+	known.WriteString(s.KnownHostsLines(s.Addr)) // ssh checks the key of HostName
+	knownPath := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownPath, []byte(known.String()), 0o600); err != nil {
+		return "", err
+	}
+	cfgPath := filepath.Join(dir, "ssh_config")
+	cfg := fmt.Sprintf(`Host *
+  HostName 127.0.0.1
+  Port %d
+  User %s
+  IdentityFile %s
+  IdentitiesOnly yes
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+  BatchMode yes
+  LogLevel ERROR
+`, s.Port, s.User, s.ClientKeyFile, knownPath)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return "", err
+	}
+	return cfgPath, nil
+}
+
 // Close stops sshd and waits for it to exit.
 func (s *Server) Close() error {
 	if s.proc == nil {

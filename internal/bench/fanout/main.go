@@ -37,7 +37,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -208,29 +207,8 @@ func runFarmhand(ctx context.Context, srv *sshdtest.Server, addrs []string, widt
 // runPdshBench runs pdsh and returns farmhand/pdsh ratios of wall time and
 // client CPU.
 func runPdshBench(pdsh string, srv *sshdtest.Server, dir string, addrs []string, width int, kex string) (wallRatio, cpuRatio float64, err error) {
-	var known bytes.Buffer
-	for _, a := range addrs {
-		known.WriteString(srv.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(srv.Port))))
-	}
-	known.WriteString(srv.KnownHostsLines(srv.Addr)) // ssh checks the key of HostName
-	knownPath := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(knownPath, known.Bytes(), 0o600); err != nil {
-		return 0, 0, err
-	}
-	cfgPath := filepath.Join(dir, "ssh_config")
-	cfg := fmt.Sprintf(`Host *
-  HostName 127.0.0.1
-  Port %d
-  User %s
-  IdentityFile %s
-  IdentitiesOnly yes
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  BatchMode yes
-  LogLevel ERROR
-`, srv.Port, srv.User, srv.ClientKeyFile, knownPath)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	cfgPath, err := srv.WriteSSHConfig(dir, addrs)
+	if err != nil {
 		return 0, 0, err
 	}
 	cmd := exec.Command(pdsh, "-R", "ssh", "-f", strconv.Itoa(width), "-w", strings.Join(addrs, ","),

@@ -33,7 +33,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,29 +195,8 @@ func median(ds []time.Duration) time.Duration {
 
 // runPdshSweep reads every host's load average with pdsh over OpenSSH.
 func runPdshSweep(pdsh string, srv *sshdtest.Server, dir string, addrs []string, width int, kex string) (time.Duration, error) {
-	var known bytes.Buffer
-	for _, a := range addrs {
-		known.WriteString(srv.KnownHostsLines(net.JoinHostPort(a, strconv.Itoa(srv.Port))))
-	}
-	known.WriteString(srv.KnownHostsLines(srv.Addr)) // ssh checks the key of HostName
-	knownPath := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(knownPath, known.Bytes(), 0o600); err != nil {
-		return 0, err
-	}
-	cfgPath := filepath.Join(dir, "ssh_config")
-	cfg := fmt.Sprintf(`Host *
-  HostName 127.0.0.1
-  Port %d
-  User %s
-  IdentityFile %s
-  IdentitiesOnly yes
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  BatchMode yes
-  LogLevel ERROR
-`, srv.Port, srv.User, srv.ClientKeyFile, knownPath)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	cfgPath, err := srv.WriteSSHConfig(dir, addrs)
+	if err != nil {
 		return 0, err
 	}
 	args := "-F " + cfgPath
