@@ -158,8 +158,8 @@
 //   - the cloud refusing to terminate a server: OperationFailed (op
 //     "terminate"); the next tick tries again;
 //   - Options.Store refusing a write: an error from the call that made it
-//     (a farm that cannot save does not act); for a failover's writes in
-//     the background, OperationFailed (op "store");
+//     (a farm that cannot save does not act); for a failover's writes and
+//     host key pins in the background, OperationFailed (op "store");
 //   - a launch: the role's LastError in [Status], and the launch is tried
 //     again (a zone out of capacity is avoided for a while).
 //

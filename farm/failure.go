@@ -35,8 +35,8 @@ const (
 	// tries again.
 	OpTerminate = "terminate"
 	// OpStore: Options.Store refused a write the farm made in the
-	// background (a new master, a finished failover); the farm writes it
-	// again with its next change.
+	// background (a new master, a finished failover, a host key pin); the
+	// farm writes it again with its next change.
 	OpStore = "store"
 	// OpBackupRetention: deleting backups past the role's Keep failed.
 	OpBackupRetention = "backup_retention"

@@ -373,6 +373,25 @@ func TestScalingStateAndAnAPISetCountSurviveARestart(t *testing.T) {
 	}
 }
 
+func TestAHostKeyPinTheStoreCannotSaveIsReported(t *testing.T) {
+	spec := appSpec(1, 1)
+	st := &failingStore{Store: farmStore(t, spec.Name)}
+	r := newScriptRig(t, spec, map[string]string{"hello": "echo hello"}, func(o *Options) {
+		o.Store = st
+	})
+	r.upAll()
+	fails := subscribeFailures(r.farm)
+	st.failNext = keyPin
+	if _, err := r.farm.ExecuteScript(r.ctx, scripting.ScriptRef{Name: "hello"}, OnRoles("app"), nil); err != nil {
+		t.Fatal(err)
+	}
+	r.quiet()
+	evs := fails.ops(OpStore)
+	if len(evs) != 1 || !strings.Contains(evs[0].Reason, "host key pin") || !strings.Contains(evs[0].Reason, "disk full") {
+		t.Fatalf("heard:\n%s", fails)
+	}
+}
+
 func TestTheScriptingLogAndHostKeyPinsSurviveARestart(t *testing.T) {
 	spec := appSpec(2, 2)
 	st := farmStore(t, spec.Name)

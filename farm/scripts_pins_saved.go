@@ -43,6 +43,10 @@ func (e *scriptEngine) savePin(addr, id string) {
 	b, _ := json.Marshal(pinRecord{Server: id, Keys: lines})
 	if err := st.Apply(ctx, store.Put(pinKey(addr), b)); err != nil {
 		e.logger.Warn("farm: host key pin not saved", "server", id, "addr", addr, "err", err)
+		// A pin the Store lacks is trusted again after a restart only if
+		// the provider can tell the key again: the program must know.
+		e.f.opFailed(OpStore, "", nil, fmt.Errorf("host key pin of %s (%s) not saved: %w", id, addr, err),
+			map[string]string{"server": id})
 		return
 	}
 	e.mu.Lock()
@@ -74,6 +78,7 @@ func (e *scriptEngine) dropPins(addrs []string) {
 		n := min(len(ops), store.MaxOps)
 		if err := st.Apply(ctx, ops[:n]...); err != nil {
 			e.logger.Warn("farm: dropping saved host key pins", "err", err)
+			e.f.opFailed(OpStore, "", nil, fmt.Errorf("saved host key pins not dropped: %w", err), nil)
 			return
 		}
 		ops = ops[n:]
